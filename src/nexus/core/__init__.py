@@ -1,0 +1,1 @@
+"""Shared nouns with no dependencies: ids, errors, run statuses, events, usage."""
