@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, Alembic migrations, repositories, the run event log."""

@@ -1,0 +1,210 @@
+"""The append-only run event log and its in-process bus.
+
+A run executing in this process writes through a ``RunEventWriter``: ``emit`` assigns the next
+sequence number, keeps the event in memory, publishes it to subscribers at once, and schedules
+a batched insert (events emitted in one loop iteration share one transaction). Readers replay
+from the live writer's memory (or from the table for runs not live here), then tail the bus —
+subscription and snapshot happen with no ``await`` between them, so nothing is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from nexus.core.events import RUN_COMPLETED, RunEvent
+from nexus.core.status import FINAL_STATUSES
+from nexus.store.db import Database
+from nexus.store.tables import RunEventRow, RunRow
+
+POLL_INTERVAL_S = 0.25
+# Events reach live readers at once (bus + memory); the table is written in batches at most this
+# often, so a turn's handful of events costs a fraction of one transaction.
+FLUSH_INTERVAL_S = 0.05
+
+
+class EventBus:
+    """In-process fan-out of run events to subscriber queues."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Queue[RunEvent]]] = defaultdict(set)
+
+    def subscribe(self, run_id: str) -> asyncio.Queue[RunEvent]:
+        queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+        self._subscribers[run_id].add(queue)
+        return queue
+
+    def unsubscribe(self, run_id: str, queue: asyncio.Queue[RunEvent]) -> None:
+        queues = self._subscribers.get(run_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self._subscribers[run_id]
+
+    def publish(self, event: RunEvent) -> None:
+        for queue in self._subscribers.get(event.run_id, ()):
+            queue.put_nowait(event)
+
+
+class RunEventWriter:
+    """The ``EventSink`` of one run executing in this process."""
+
+    def __init__(self, log: RunEventLog, run_id: str, last_seq: int) -> None:
+        self._log = log
+        self.run_id = run_id
+        self._seq = last_seq
+        self.events: list[RunEvent] = []
+        self._pending: list[RunEvent] = []
+        self._flush_task: asyncio.Task[None] | None = None
+        self._flush_now = asyncio.Event()
+        self._flush_error: BaseException | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def emit(self, type: str, data: dict[str, Any]) -> RunEvent:
+        self._seq += 1
+        event = RunEvent(self.run_id, self._seq, type, data, time.time())
+        self.events.append(event)
+        self._pending.append(event)
+        self._log.bus.publish(event)
+        if self._flush_task is None:
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush_soon())
+        return event
+
+    async def _flush_soon(self) -> None:
+        try:
+            try:  # wait for more events to share the transaction, unless a flush is asked for
+                await asyncio.wait_for(self._flush_now.wait(), FLUSH_INTERVAL_S)
+            except TimeoutError:
+                pass
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._log.insert(batch)
+        except BaseException as exc:  # surfaced by flush()/close()
+            self._flush_error = exc
+        finally:
+            self._flush_task = None
+
+    async def flush(self) -> None:
+        self._flush_now.set()
+        try:
+            while self._flush_task is not None:
+                await asyncio.shield(self._flush_task)
+        finally:
+            self._flush_now.clear()
+        if self._pending:
+            batch, self._pending = self._pending, []
+            await self._log.insert(batch)
+        if self._flush_error is not None:
+            error, self._flush_error = self._flush_error, None
+            raise error
+
+    async def close(self) -> None:
+        try:
+            await self.flush()
+        finally:
+            self._log.forget(self)
+
+
+class RunEventLog:
+    def __init__(self, db: Database, bus: EventBus | None = None) -> None:
+        self.db = db
+        self.bus = bus if bus is not None else EventBus()
+        self._live: dict[str, RunEventWriter] = {}
+
+    async def open(self, run_id: str) -> RunEventWriter:
+        """A writer continuing after the last stored event of ``run_id``."""
+        async with self.db.sessions() as session:
+            last = await session.scalar(
+                sa.select(sa.func.max(RunEventRow.seq)).where(RunEventRow.run_id == run_id)
+            )
+        return self.open_new(run_id, last if last is not None else 0)
+
+    def open_new(self, run_id: str, last_seq: int = 0) -> RunEventWriter:
+        """A writer for a run with no stored events yet (its row was just inserted): no query."""
+        writer = RunEventWriter(self, run_id, last_seq)
+        self._live[run_id] = writer
+        return writer
+
+    def forget(self, writer: RunEventWriter) -> None:
+        if self._live.get(writer.run_id) is writer:
+            del self._live[writer.run_id]
+
+    async def insert(self, events: list[RunEvent]) -> None:
+        async with self.db.sessions.begin() as session:
+            await session.execute(
+                sa.insert(RunEventRow),
+                [
+                    {
+                        "run_id": e.run_id,
+                        "seq": e.seq,
+                        "type": e.type,
+                        "data": e.data,
+                        "created_at": e.created_at,
+                    }
+                    for e in events
+                ],
+            )
+
+    async def read(self, run_id: str, after_seq: int = 0) -> list[RunEvent]:
+        async with self.db.sessions() as session:
+            rows = await session.scalars(
+                sa.select(RunEventRow)
+                .where(RunEventRow.run_id == run_id, RunEventRow.seq > after_seq)
+                .order_by(RunEventRow.seq)
+            )
+            return [RunEvent(r.run_id, r.seq, r.type, r.data, r.created_at) for r in rows]
+
+    async def follow(self, run_id: str, after_seq: int = 0) -> AsyncIterator[RunEvent]:
+        """Every event after ``after_seq``, in order, ending with ``run_completed``."""
+        writer = self._live.get(run_id)
+        if writer is None:
+            async for event in self._follow_stored(run_id, after_seq):
+                yield event
+            return
+        queue = self.bus.subscribe(run_id)
+        try:
+            last = after_seq
+            for event in [e for e in writer.events if e.seq > after_seq]:
+                last = event.seq
+                yield event
+                if event.type == RUN_COMPLETED:
+                    return
+            while True:
+                event = await queue.get()
+                if event.seq <= last:
+                    continue
+                last = event.seq
+                yield event
+                if event.type == RUN_COMPLETED:
+                    return
+        finally:
+            self.bus.unsubscribe(run_id, queue)
+
+    async def _follow_stored(self, run_id: str, after_seq: int) -> AsyncIterator[RunEvent]:
+        """Replay from the table, polling while the run is not final (run live elsewhere)."""
+        last = after_seq
+        while True:
+            for event in await self.read(run_id, last):
+                last = event.seq
+                yield event
+                if event.type == RUN_COMPLETED:
+                    return
+            if run_id in self._live:  # the run started here meanwhile: switch to the bus
+                async for event in self.follow(run_id, last):
+                    yield event
+                return
+            async with self.db.sessions() as session:
+                status = await session.scalar(sa.select(RunRow.status).where(RunRow.id == run_id))
+            if status is None or status in FINAL_STATUSES:
+                for event in await self.read(run_id, last):
+                    yield event
+                return
+            await asyncio.sleep(POLL_INTERVAL_S)
