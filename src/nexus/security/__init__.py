@@ -1,0 +1,1 @@
+"""Security: accounts, sessions and tokens, roles, the ownership lookup, the credential vault."""
