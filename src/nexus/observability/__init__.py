@@ -1,0 +1,1 @@
+"""Observability: the Agents SDK trace processor that keeps spans for our store, and metrics."""

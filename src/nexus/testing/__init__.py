@@ -1,0 +1,1 @@
+"""Public test doubles for Nexus (source code never imports this package)."""

@@ -1,0 +1,1 @@
+"""Dispatch of runs: inline asyncio tasks in this process (the default)."""
