@@ -279,3 +279,46 @@ class NodeCheckpointRow(Base):
     waiting: Mapped[dict | None] = mapped_column(sa.JSON)
     duration_ms: Mapped[float | None] = mapped_column(sa.Float)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- code projects -----------------------------------------------------------------------------
+
+
+class CodeProjectRow(Base):
+    """A code project: a set of files whose every save is a stored version."""
+
+    __tablename__ = "code_projects"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    owner_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    workspace_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    visibility: Mapped[str] = mapped_column(sa.String(20), default="workspace")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CodeFileVersionRow(Base):
+    """One saved version of one file of a code project (append-only)."""
+
+    __tablename__ = "code_file_versions"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "project_id", "path", "version", name="uq_code_file_versions_project_path_version"
+        ),
+        sa.Index("ix_code_file_versions_project_created", "project_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(
+        sa.String(40), sa.ForeignKey("code_projects.id", ondelete="CASCADE")
+    )
+    path: Mapped[str] = mapped_column(sa.String(300))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    content: Mapped[str] = mapped_column(sa.Text)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    author_kind: Mapped[str] = mapped_column(sa.String(10))  # user | agent
+    author_id: Mapped[str | None] = mapped_column(sa.String(40))
+    message: Mapped[str | None] = mapped_column(sa.String(500))
+    diff: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
