@@ -82,6 +82,20 @@ def migrate() -> None:
 
 
 @app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option(help="file to write (default: stdout)")] = None,
+) -> None:
+    """Print the API's OpenAPI document (the web app's typed client is generated from it)."""
+    from nexus.api.app import create_app
+
+    document = json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(document)
+    else:
+        output.write_text(document)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    web_dist: Path | None = Field(
+        default=None, description="Built web app to serve at / (default: web/dist of the checkout)."
+    )
 
     default_model: str = "local:smollm2-135m"
     local_n_ctx: int = 4096

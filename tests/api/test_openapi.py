@@ -81,12 +81,10 @@ async def test_import_takes_a_yaml_body(openapi) -> None:
     assert body["content"] == {"application/yaml": {"schema": {"type": "string"}}}
 
 
-async def test_docs_page_and_root_redirect(client) -> None:
+async def test_docs_page(client) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
-    root = await client.get("/")
-    assert (root.status_code, root.headers["location"]) == (307, "/docs")
 
 
 async def test_health(client) -> None:

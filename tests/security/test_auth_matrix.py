@@ -39,9 +39,10 @@ ALLOW_ANONYMOUS = frozenset(
         ("POST", "/api/v1/auth/signup"),  # first account only, or while an admin opened it
     }
 )
-# Routes outside the spec: documentation and the redirect to it.
+# Routes outside the spec: documentation and the web app's static files (public by design: the
+# app's code holds no data; everything it shows comes from the authenticated API).
 HIDDEN_ROUTES = frozenset(
-    {"/openapi.json", "/docs", "/docs-assets", "/docs/oauth2-redirect", "/redoc", "/"}
+    {"/openapi.json", "/docs", "/docs-assets", "/docs/oauth2-redirect", "/redoc", "/{path:path}"}
 )
 # Path parameters that name a catalog entry, not an object somebody owns.
 CATALOG_PARAMS = {"provider": "openai", "type_name": "text", "node_id": "ask", "version": "1"}

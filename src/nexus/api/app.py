@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 from nexus import __version__
 from nexus.api.docs import install_docs
@@ -32,7 +31,9 @@ from nexus.api.routes import (
     users,
     workflows,
     workspaces,
+
 )
+from nexus.api.web_ui import install_web_ui
 from nexus.providers.registry import ProviderRegistry
 from nexus.security.accounts import Accounts
 from nexus.settings import Settings, get_settings
@@ -119,9 +120,6 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     install_docs(app)
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    # Registered last: the catch-all must not shadow any API route.
+    install_web_ui(app, settings.web_dist)
     return app

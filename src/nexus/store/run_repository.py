@@ -21,6 +21,7 @@ class StoredRun:
     owner_id: str | None
     workspace_id: str | None
     agent_id: str | None
+    workflow_id: str | None
     session_id: str | None
     status: RunStatus
     input: dict[str, Any]
@@ -40,6 +41,7 @@ def _stored(row: RunRow) -> StoredRun:
         owner_id=row.owner_id,
         workspace_id=row.workspace_id,
         agent_id=row.agent_id,
+        workflow_id=row.workflow_id,
         session_id=row.session_id,
         status=RunStatus(row.status),
         input=row.input,
@@ -68,6 +70,7 @@ class RunRepository:
         owner_id: str | None = None,
         workspace_id: str | None = None,
         kind: str = "agent",
+        workflow_id: str | None = None,
     ) -> StoredRun:
         row = RunRow(
             id=run_id,
@@ -75,6 +78,7 @@ class RunRepository:
             owner_id=owner_id,
             workspace_id=workspace_id,
             agent_id=agent_id,
+            workflow_id=workflow_id,
             session_id=session_id,
             status=RunStatus.QUEUED.value,
             input=input,
@@ -101,6 +105,7 @@ class RunRepository:
         *,
         where: sa.ColumnElement[bool] | None = None,
         agent_id: str | None = None,
+        workflow_id: str | None = None,
         status: RunStatus | None = None,
         offset: int = 0,
         limit: int = 50,
@@ -110,6 +115,8 @@ class RunRepository:
             query = query.where(where)
         if agent_id is not None:
             query = query.where(RunRow.agent_id == agent_id)
+        if workflow_id is not None:
+            query = query.where(RunRow.workflow_id == workflow_id)
         if status is not None:
             query = query.where(RunRow.status == status.value)
         async with self.db.sessions() as session:

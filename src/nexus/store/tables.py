@@ -47,6 +47,7 @@ class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
         sa.Index("ix_runs_agent_created", "agent_id", "created_at"),
+        sa.Index("ix_runs_workflow_created", "workflow_id", "created_at"),
         sa.Index("ix_runs_status", "status"),
     )
 
@@ -55,6 +56,7 @@ class RunRow(Base):
     owner_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
     workspace_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
     agent_id: Mapped[str | None] = mapped_column(sa.String(40))
+    workflow_id: Mapped[str | None] = mapped_column(sa.String(40))
     session_id: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[str] = mapped_column(sa.String(30))
     input: Mapped[dict] = mapped_column(sa.JSON)

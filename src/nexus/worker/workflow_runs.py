@@ -245,6 +245,7 @@ class PlatformServices:
                 owner_id=self.owner_id,
                 workspace_id=self.workspace_id,
                 kind=WORKFLOW,
+                workflow_id=workflow_id,
             )
             run = await self.s.runs.get(run_id)
         if not run.status.is_final:
@@ -326,6 +327,7 @@ class WorkflowRuns:
             owner_id=owner_id,
             workspace_id=workspace_id,
             kind=WORKFLOW,
+            workflow_id=workflow_id,
         )
         self._spawn(run_id, self._run(run_id, "start", writer=self.s.events.open_new(run_id)))
         return run

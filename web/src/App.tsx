@@ -1,0 +1,54 @@
+import { lazy, Suspense, type ReactNode } from "react";
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { AuthProvider, useAuth } from "./auth/AuthContext";
+import { Layout } from "./components/Layout";
+import { LoadingState } from "./components/ui";
+
+const LoginPage = lazy(() => import("./pages/LoginPage"));
+const FirstRunPage = lazy(() => import("./pages/FirstRunPage"));
+const WorkflowsPage = lazy(() => import("./pages/WorkflowsPage"));
+const EditorPage = lazy(() => import("./editor/EditorPage"));
+const AgentsPage = lazy(() => import("./pages/AgentsPage"));
+const AgentBuilderPage = lazy(() => import("./pages/AgentBuilderPage"));
+const ChatPage = lazy(() => import("./pages/ChatPage"));
+const SettingsPage = lazy(() => import("./pages/SettingsPage"));
+
+/** Signed-in screens; a fresh instance goes to first-run, everyone else to login. */
+function Private({ children }: { children: ReactNode }) {
+  const { loading, hasUsers, me } = useAuth();
+  const location = useLocation();
+  if (loading) return <LoadingState label="Loading Nexus" />;
+  if (!hasUsers) return <Navigate to="/setup" replace />;
+  if (me === null) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  return <Layout>{children}</Layout>;
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <BrowserRouter>
+        <Suspense fallback={<LoadingState label="Loading" />}>
+          <Routes>
+            <Route path="/login" element={<LoginPage />} />
+            <Route path="/setup" element={<FirstRunPage />} />
+            <Route path="/" element={<Navigate to="/workflows" replace />} />
+            <Route path="/workflows" element={<Private><WorkflowsPage /></Private>} />
+            <Route path="/workflows/:workflowId" element={<Private><EditorPage /></Private>} />
+            <Route
+              path="/workflows/:workflowId/runs/:runId"
+              element={<Private><EditorPage /></Private>}
+            />
+            <Route path="/agents" element={<Private><AgentsPage /></Private>} />
+            <Route path="/agents/new" element={<Private><AgentBuilderPage /></Private>} />
+            <Route path="/agents/:agentId" element={<Private><AgentBuilderPage /></Private>} />
+            <Route path="/chat" element={<Private><ChatPage /></Private>} />
+            <Route path="/chat/:agentId" element={<Private><ChatPage /></Private>} />
+            <Route path="/settings" element={<Navigate to="/settings/keys" replace />} />
+            <Route path="/settings/:section" element={<Private><SettingsPage /></Private>} />
+            <Route path="*" element={<Navigate to="/workflows" replace />} />
+          </Routes>
+        </Suspense>
+      </BrowserRouter>
+    </AuthProvider>
+  );
+}

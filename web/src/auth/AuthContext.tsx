@@ -1,0 +1,57 @@
+// Who is signed in: the session comes from an HttpOnly cookie; `me` is read from the API.
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
+import { api, ok, type Schemas } from "../api/client";
+
+export type Me = Schemas["MePublic"];
+export type Role = Me["role"];
+
+interface AuthState {
+  loading: boolean;
+  hasUsers: boolean;
+  me: Me | null;
+  refresh: () => Promise<void>;
+  signOut: () => Promise<void>;
+  /** Developers and admins may edit; viewers only read and run. */
+  canEdit: boolean;
+}
+
+const AuthContext = createContext<AuthState | null>(null);
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [loading, setLoading] = useState(true);
+  const [hasUsers, setHasUsers] = useState(true);
+  const [me, setMe] = useState<Me | null>(null);
+
+  const refresh = useCallback(async () => {
+    try {
+      const status = await ok(api.GET("/api/v1/auth/status"));
+      setHasUsers(status.has_users);
+      const { data, response } = await api.GET("/api/v1/auth/me");
+      setMe(response.ok && data ? data : null);
+    } finally {
+      setLoading(false);
+    }
+  }, []);
+
+  const signOut = useCallback(async () => {
+    await api.POST("/api/v1/auth/logout");
+    setMe(null);
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  const canEdit = me !== null && me.role !== "viewer";
+  return (
+    <AuthContext.Provider value={{ loading, hasUsers, me, refresh, signOut, canEdit }}>
+      {children}
+    </AuthContext.Provider>
+  );
+}
+
+export function useAuth(): AuthState {
+  const state = useContext(AuthContext);
+  if (state === null) throw new Error("useAuth outside AuthProvider");
+  return state;
+}

@@ -1,0 +1,3 @@
+export default function AgentBuilderPage() {
+  return <p>AgentBuilderPage is being built.</p>;
+}

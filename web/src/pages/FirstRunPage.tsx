@@ -1,0 +1,3 @@
+export default function FirstRunPage() {
+  return <p>FirstRunPage is being built.</p>;
+}

@@ -1,0 +1,3 @@
+export default function WorkflowsPage() {
+  return <p>WorkflowsPage is being built.</p>;
+}
