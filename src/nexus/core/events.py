@@ -29,6 +29,9 @@ NODE_FAILED = "node_failed"
 NODE_WAITING = "node_waiting"
 NODE_SKIPPED = "node_skipped"
 
+# Code tasks (nexus.worker.code_tasks): one event per attempt of the auto-fix loop.
+CODE_ATTEMPT = "code_attempt"
+
 
 @dataclass(frozen=True)
 class RunEvent:
