@@ -31,7 +31,7 @@ from nexus.api.routes import (
     users,
     workflows,
     workspaces,
-
+    ws,
 )
 from nexus.api.web_ui import install_web_ui
 from nexus.providers.registry import ProviderRegistry
@@ -56,6 +56,7 @@ ROUTERS = (
     workflows,
     executions,
     node_types,
+    ws,
 )
 log = logging.getLogger(__name__)
 
