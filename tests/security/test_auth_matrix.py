@@ -48,7 +48,13 @@ HIDDEN_ROUTES = frozenset(
 # they refuse missing or bad credentials and answer not_found for other workspaces' ids.
 WEBSOCKET_ROUTES = frozenset({"/ws"})
 # Path parameters that name a catalog entry, not an object somebody owns.
-CATALOG_PARAMS = {"provider": "openai", "type_name": "text", "node_id": "ask", "version": "1"}
+CATALOG_PARAMS = {
+    "provider": "openai",
+    "type_name": "text",
+    "node_id": "ask",
+    "version": "1",
+    "path": "main.py",  # a file of a code project (the project id leads)
+}
 # Routes only instance administrators reach: 403 for everyone else, found or not.
 ADMIN_ONLY_PREFIX = "/api/v1/users/{user_id}"
 MISSING_ID = "xyz_doesnotexist0000"
@@ -127,6 +133,14 @@ def request_body(method: str, path: str, world: World) -> dict[str, Any]:
         ("POST", "/api/v1/workflows/{workflow_id}/execute"): {"json": {"input_data": {}}},
         ("POST", "/api/v1/executions/{run_id}/rerun"): {"json": {"from_node": "start"}},
         ("POST", "/api/v1/executions/{run_id}/approvals/{node_id}"): {"json": {"approved": True}},
+        ("POST", "/api/v1/code/projects"): {"json": {"name": "made"}},
+        ("PUT", "/api/v1/code/projects/{project_id}/files/{path}"): {
+            "json": {"content": "print('taken over')\n"}
+        },
+        ("POST", "/api/v1/code/projects/{project_id}/revert"): {
+            "json": {"path": "main.py", "version": 1}
+        },
+        ("POST", "/api/v1/code/tasks"): {"json": {"prompt": "print hi", "model": "test:shared"}},
     }
     if (method, path) in bodies:
         return bodies[(method, path)]
@@ -204,6 +218,12 @@ async def world(app: FastAPI, client, make_user, providers) -> World:
     else:
         raise AssertionError("the approved workflow run did not finish")
 
+    projects: list[str] = []
+    for name, visibility in (("private-code", "private"), ("shared-code", "workspace")):
+        body = {"name": name, "visibility": visibility, "files": {"main.py": "print(1)\n"}}
+        project = await _json(await alice.post("/api/v1/code/projects", json=body), 201)
+        projects.append(project["id"])
+
     key = {"provider": "openai", "name": "mine", "secret": "sk-alice-0123456789abcdef"}
     user_key = await _json(await alice.post("/api/v1/users/api-keys", json=key), 201)
     ws_key = {**key, "name": "team", "scope": "workspace"}
@@ -221,6 +241,7 @@ async def world(app: FastAPI, client, make_user, providers) -> World:
             "agent_id": agents,
             "run_id": [ran["run_id"], waiting],
             "workflow_id": workflows,
+            "project_id": projects,
             "key_id": [user_key["id"], workspace_key["id"]],
             "token_id": [token["id"]],
             "workspace_id": [me_alice["workspace_id"]],
@@ -273,7 +294,9 @@ def test_every_route_is_in_the_spec_or_known_hidden(app: FastAPI) -> None:
     for route in iter_route_contexts(app.routes):
         if getattr(route.original_route, "include_in_schema", False):
             for method in route.methods or ():
-                assert (method, route.path) in in_spec, f"{method} {route.path} is not in the spec"
+                # the spec writes a converter parameter ({path:path}) as {path}
+                path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
+                assert (method, path) in in_spec, f"{method} {route.path} is not in the spec"
         else:
             hidden.add(route.path)
     assert hidden <= HIDDEN_ROUTES | WEBSOCKET_ROUTES
@@ -343,6 +366,10 @@ async def _snapshot(world: World) -> list[Any]:
         seen.append(await _json(await world.owner.get(f"/api/v1/executions/{run_id}")))
     for workflow_id in world.ids["workflow_id"]:
         seen.append(await _json(await world.owner.get(f"/api/v1/workflows/{workflow_id}")))
+    for project_id in world.ids["project_id"]:
+        url = f"/api/v1/code/projects/{project_id}"
+        seen.append(await _json(await world.owner.get(url)))
+        seen.append(await _json(await world.owner.get(f"{url}/files/main.py/versions")))
     seen.append(await _json(await world.owner.get("/api/v1/users/api-keys")))
     seen.append(await _json(await world.owner.get("/api/v1/auth/tokens")))
     seen.append(await _json(await world.admin.get("/api/v1/users")))

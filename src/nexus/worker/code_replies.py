@@ -1,0 +1,215 @@
+"""Reading a model's answer in the code agent's loop: files, or patches to files.
+
+The format asked of the model is the simplest one small models follow: the whole program in one
+fenced code block. Parsing is lenient about everything around it:
+
+- every fenced block counts; its info string may name the file (```` ```python main.py ````), or
+  its first line may (``# file: main.py``); a block that names no file is the entry file;
+- a block tagged ``diff``/``patch``, or whose text starts like a unified diff (``--- a/…`` or
+  ``@@``), is a patch to the file it names (default: the entry file);
+- an unclosed final fence runs to the end of the text; with no fence at all, the whole answer is
+  taken as the program when it does not read like prose.
+
+``apply_patch`` applies a unified diff by its context lines, not its line numbers (models get
+those wrong), and raises ``PatchError`` when a hunk's context cannot be found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\n`]*)$", re.MULTILINE)
+FILE_COMMENT = re.compile(r"^\s*(?:#|//|--)\s*(?:file(?:name)?\s*:\s*)?([\w./-]+\.\w+)\s*$")
+HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+LANG_WORDS = {
+    "python",
+    "py",
+    "python3",
+    "bash",
+    "sh",
+    "shell",
+    "console",
+    "text",
+    "diff",
+    "patch",
+    "javascript",
+    "js",
+}
+
+
+class PatchError(ValueError):
+    """A patch does not apply to the file it names."""
+
+
+@dataclass
+class Reply:
+    """What one answer asks to change."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    """Whole files: path -> content."""
+    patches: dict[str, str] = field(default_factory=dict)
+    """Unified diffs: path -> patch text."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.files and not self.patches
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    """``(info, body)`` of every fenced block; an unclosed last block runs to the end."""
+    out: list[tuple[str, str]] = []
+    matches = list(FENCE.finditer(text))
+    i = 0
+    while i < len(matches):
+        start = matches[i]
+        fence = start.group(1)
+        body_from = start.end() + 1
+        end = None
+        for j in range(i + 1, len(matches)):
+            if matches[j].group(1)[0] == fence[0] and len(matches[j].group(1)) >= len(fence):
+                if not matches[j].group(2).strip():
+                    end = j
+                    break
+        if end is None:
+            out.append((start.group(2).strip(), text[body_from:]))
+            break
+        out.append((start.group(2).strip(), text[body_from : matches[end].start()]))
+        i = end + 1
+    return out
+
+
+def _is_patch(info: str, body: str) -> bool:
+    words = info.lower().split()
+    if words and words[0] in ("diff", "patch", "udiff"):
+        return True
+    head = body.lstrip("\n")
+    return head.startswith("--- ") or head.startswith("@@ ") or head.startswith("diff --git")
+
+
+def _patch_path(body: str) -> str | None:
+    for line in body.splitlines():
+        if line.startswith("+++ "):
+            name = line[4:].split("\t")[0].strip()
+            if name.startswith("b/"):
+                name = name[2:]
+            return name if name and name != "/dev/null" else None
+    return None
+
+
+def _named_path(info: str) -> str | None:
+    for word in info.split():
+        word = word.strip("\"'")
+        if word.startswith(("file=", "path=", "title=")):
+            word = word.split("=", 1)[1].strip("\"'")
+        if word.lower() not in LANG_WORDS and re.fullmatch(r"[\w./-]+\.\w+", word):
+            return word
+    return None
+
+
+def _looks_like_code(text: str) -> bool:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return False
+    prose = sum(1 for line in lines if re.match(r"^[A-Z][a-z]+( [a-z,']+){4,}", line.strip()))
+    return prose * 2 < len(lines)
+
+
+def parse_reply(text: str, entry: str) -> Reply:
+    """The files and patches in a model's answer (see the module docstring)."""
+    reply = Reply()
+    blocks = _blocks(text)
+    if not blocks:
+        if _looks_like_code(text):
+            body = text.strip("\n") + "\n"
+            if _is_patch("", body):
+                reply.patches[_patch_path(body) or entry] = body
+            else:
+                reply.files[entry] = body
+        return reply
+    for info, body in blocks:
+        if not body.strip():
+            continue
+        if _is_patch(info, body):
+            reply.patches[_patch_path(body) or entry] = body
+            continue
+        path = _named_path(info)
+        lines = body.split("\n")
+        if path is None:
+            named = FILE_COMMENT.match(lines[0])
+            if named is not None and "/" not in named.group(1)[:1]:
+                path = named.group(1)
+        content = body if body.endswith("\n") else body + "\n"
+        target = path if path is not None else entry
+        if target in reply.files and path is None:
+            continue  # a second unnamed block is usually an example run, not the program
+        reply.files[target] = content
+    return reply
+
+
+@dataclass
+class _Hunk:
+    old_start: int
+    lines: list[str]
+
+
+def _hunks(patch: str) -> list[_Hunk]:
+    hunks: list[_Hunk] = []
+    current: _Hunk | None = None
+    for line in patch.splitlines():
+        match = HUNK.match(line)
+        if match is not None:
+            current = _Hunk(int(match.group(1)), [])
+            hunks.append(current)
+            continue
+        if line.startswith(("--- ", "+++ ", "diff ", "index ")) and (
+            current is None or not current.lines or line.startswith(("--- a/", "+++ b/"))
+        ):
+            current = None if line.startswith(("--- ", "diff ")) else current
+            continue
+        if current is None:
+            continue
+        if line.startswith("\\"):
+            continue  # "\ No newline at end of file"
+        if line == "":
+            line = " "  # editors and models drop the space of an empty context line
+        if line[0] in " +-":
+            current.lines.append(line)
+    return [h for h in hunks if h.lines]
+
+
+def _find(lines: list[str], needle: list[str], hint: int) -> int | None:
+    """Where ``needle`` occurs in ``lines``, nearest to ``hint``; then ignoring trailing
+    whitespace."""
+    if not needle:
+        return min(max(hint, 0), len(lines))
+    for normalise in (lambda s: s, lambda s: s.rstrip()):
+        wanted = [normalise(s) for s in needle]
+        found = [
+            i
+            for i in range(len(lines) - len(needle) + 1)
+            if [normalise(s) for s in lines[i : i + len(needle)]] == wanted
+        ]
+        if found:
+            return min(found, key=lambda i: abs(i - hint))
+    return None
+
+
+def apply_patch(original: str, patch: str) -> str:
+    """``original`` with the unified diff ``patch`` applied (context matched, not numbers)."""
+    hunks = _hunks(patch)
+    if not hunks:
+        raise PatchError("the patch has no hunks (lines starting with '@@')")
+    trailing_newline = original.endswith("\n") or original == ""
+    lines = original.splitlines()
+    offset = 0
+    for number, hunk in enumerate(hunks, 1):
+        old = [h[1:] for h in hunk.lines if h[0] in " -"]
+        new = [h[1:] for h in hunk.lines if h[0] in " +"]
+        at = _find(lines, old, hunk.old_start - 1 + offset)
+        if at is None:
+            raise PatchError(f"hunk {number} does not match the file: its context is not there")
+        lines[at : at + len(old)] = new
+        offset += len(new) - len(old)
+    text = "\n".join(lines)
+    return text + "\n" if trailing_newline and lines else text
