@@ -25,9 +25,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const refresh = useCallback(async () => {
     try {
       const status = await ok(api.GET("/api/v1/auth/status"));
+      const { data, response } = status.has_users
+        ? await api.GET("/api/v1/auth/me")
+        : { data: undefined, response: null };
+      // Set both together so no screen sees "has users" without knowing who is signed in.
       setHasUsers(status.has_users);
-      const { data, response } = await api.GET("/api/v1/auth/me");
-      setMe(response.ok && data ? data : null);
+      setMe(response?.ok && data ? data : null);
     } finally {
       setLoading(false);
     }
