@@ -86,6 +86,10 @@ class ExecRequest:
     mode: Mode = "code"
     """``code`` (no network), ``validation`` (allow-listed egress), ``app`` (serves HTTP)."""
 
+    allow_hosts: tuple[str, ...] = ()
+    """Mode ``validation`` only: hosts the egress proxy lets the code reach (``host``,
+    ``host:port`` or ``*.domain``), each also checked by the SSRF guard."""
+
 
 @dataclass(frozen=True)
 class ExecResult:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import queue
 import select
@@ -39,8 +40,10 @@ import shutil
 import signal
 import subprocess
 import sysconfig
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,11 +52,13 @@ from nexus.core.sandbox_types import (
     LANGUAGES,
     ExecRequest,
     ExecResult,
-    KilledReason,
     SandboxLimits,
     SandboxUnavailableError,
 )
 from nexus.sandbox import seccomp
+from nexus.sandbox.app_mode import AppProcess, start_app
+from nexus.sandbox.cgroups import Cgroups
+from nexus.sandbox.collect import collect, kill_group
 from nexus.sandbox.config import (
     CODE_DIR,
     EXPORT_SCRIPT,
@@ -62,7 +67,6 @@ from nexus.sandbox.config import (
     SANDBOX_PACKAGES_DIR,
     SANDBOX_UID,
     SCRIPT_NAMES,
-    SIGNAL_REASONS,
     WARM_LANGUAGES,
     WARM_SELF_TEST,
     WARM_START_TIMEOUT_S,
@@ -75,7 +79,16 @@ from nexus.sandbox.config import (
     reachable_by_others,
     write_all,
 )
+from nexus.sandbox.egress_proxy import EgressProxy
 from nexus.sandbox.limits import resolve_limits, ulimit_command
+from nexus.sandbox.relay import (
+    EGRESS_DIR,
+    EGRESS_PORT,
+    EGRESS_SOCKET,
+    RELAY,
+    RELAY_PATH,
+    relay_command,
+)
 from nexus.sandbox.selftest import (
     INSTALL_HINT,
     SELF_TEST_SCRIPT,
@@ -95,8 +108,15 @@ from nexus.sandbox.workspace import changed_files, pack_files
 class BubblewrapSandbox:
     """The bubblewrap ``Sandbox``. Call ``start()`` once (it runs the self-test)."""
 
-    def __init__(self, config: BubblewrapConfig | None = None) -> None:
+    def __init__(
+        self, config: BubblewrapConfig | None = None, *, egress: EgressProxy | None = None
+    ) -> None:
+        """``egress``: the proxy of mode ``validation`` (default: one with the SSRF guard)."""
         self.config = config if config is not None else BubblewrapConfig()
+        self._egress = egress if egress is not None else EgressProxy()
+        self._cgroups: Cgroups | None = None
+        self.isolation: dict[str, str] = {}
+        """What the self-test found at start-up (e.g. whether cgroups are in use)."""
         self._bwrap: str | None = None
         self._failure: SandboxUnavailableError | None = None
         self._filter = seccomp.build_filter() if seccomp.supported() else b""
@@ -119,6 +139,10 @@ class BubblewrapSandbox:
         self._uids: queue.SimpleQueue[int] = queue.SimpleQueue()
         for index in range(self.config.max_concurrency + pool_total):
             self._uids.put(index)
+        # Hosted apps hold a uid (and cgroup slot) for as long as they run: a separate range.
+        self.app_uids: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in range(self.config.max_apps):
+            self.app_uids.put(self.config.max_concurrency + pool_total + index)
         self._pool: dict[str, collections.deque[WarmSandbox]] = {
             language: collections.deque()
             for language, size in self.config.warm_pool.items()
@@ -145,6 +169,13 @@ class BubblewrapSandbox:
                     + INSTALL_HINT
                 )
             self._bwrap = find_bwrap(self.config.bwrap)
+            if self.config.cgroups and self._cgroups is None:
+                self._cgroups = Cgroups.detect()
+            self.isolation["cgroups"] = (
+                self._cgroups.describe()
+                if self._cgroups is not None
+                else "not in use (no writable memory/pids cgroup); rlimits only"
+            )
             raw = self._run_cold("bash", SELF_TEST_SCRIPT, {}, self.config.defaults)
             self._failure = self_test_failure(
                 raw.exit_code,
@@ -185,6 +216,9 @@ class BubblewrapSandbox:
                 queue_.clear()
         for warm in idle:
             self._discard(warm)
+        self._egress.close()
+        if self._cgroups is not None:
+            self._cgroups.close()
 
     # -- warm pool ---------------------------------------------------------------------------
 
@@ -290,7 +324,7 @@ class BubblewrapSandbox:
 
     def _discard(self, warm: WarmSandbox) -> None:
         """Kill ``warm`` and wait until nothing in it is left (its stdout reaches EOF)."""
-        self._kill(warm.process)
+        kill_group(warm.process)
         warm.process.wait()
         # bwrap's init and everything under it die after bwrap (die-with-parent, then the
         # pid namespace): the last of them closing stdout marks the end.
@@ -315,6 +349,8 @@ class BubblewrapSandbox:
     def _run_warm(self, warm: WarmSandbox, job: bytes, limits: SandboxLimits) -> RawResult | None:
         """Hand ``warm`` its job and collect the result; ``None`` if it was already dead."""
         started = time.perf_counter()
+        if self._cgroups is not None:
+            self._cgroups.limit(warm.uid_index, limits)
         try:
             write_all(warm.job_fd, job)
         except OSError:
@@ -323,7 +359,7 @@ class BubblewrapSandbox:
         os.close(warm.job_fd)
         warm.job_fd = -1
         try:
-            return self._collect(warm.process, warm.archive_fd, limits, started)
+            return collect(warm.process, warm.archive_fd, limits, started)
         finally:
             os.close(warm.archive_fd)
             warm.archive_fd = -1
@@ -334,17 +370,28 @@ class BubblewrapSandbox:
     async def execute(self, request: ExecRequest) -> ExecResult:
         limits = self._check(request)
         loop = asyncio.get_running_loop()
-        raw = await loop.run_in_executor(
-            self._threads, self._run, request.language, request.code, request.files, limits
-        )
+        raw = await loop.run_in_executor(self._threads, self._run_request, request, limits)
         return self._result(raw, request)
 
     def execute_sync(self, request: ExecRequest) -> ExecResult:
         """``execute`` for callers without an event loop (CLI, benchmarks)."""
         limits = self._check(request)
-        return self._result(
-            self._run(request.language, request.code, request.files, limits), request
-        )
+        return self._result(self._run_request(request, limits), request)
+
+    def _run_request(self, request: ExecRequest, limits: SandboxLimits) -> RawResult:
+        if request.mode == "validation":
+            if self._bwrap is None:
+                raise SandboxUnavailableError("code execution is disabled; " + INSTALL_HINT)
+            with self._slots:
+                self._count("cold")
+                return self._run_cold(
+                    request.language,
+                    request.code,
+                    request.files,
+                    limits,
+                    allow_hosts=tuple(request.allow_hosts),
+                )
+        return self._run(request.language, request.code, request.files, limits)
 
     def _check(self, request: ExecRequest) -> SandboxLimits:
         self.check_available()
@@ -363,11 +410,23 @@ class BubblewrapSandbox:
                 "node is not installed on this server (install the nodejs package)",
                 field="language",
             )
-        if request.mode != "code":
+        if request.mode == "app":
             raise InvalidInputError(
-                f"mode {request.mode!r} is not available yet; use mode 'code'", field="mode"
+                "mode 'app' serves a web app: start it with start_app (POST /api/v1/apps)",
+                field="mode",
             )
-        if request.network:
+        if request.mode == "validation":
+            if self._python is None:
+                raise InvalidInputError(
+                    "mode 'validation' needs a Python interpreter inside the sandbox (the relay)",
+                    field="mode",
+                )
+        elif request.allow_hosts:
+            raise InvalidInputError(
+                "allow_hosts needs mode 'validation' (mode 'code' has no network)",
+                field="allow_hosts",
+            )
+        elif request.network:
             raise InvalidInputError(
                 "mode 'code' has no network; outbound HTTP needs mode 'validation'",
                 field="network",
@@ -455,7 +514,9 @@ class BubblewrapSandbox:
             return [self._node, f"--max-old-space-size={limits.memory_mb}", script]
         return ["/bin/bash", script]
 
-    def _shell(self, limits: SandboxLimits, language: str, extract: bool) -> str:
+    def _shell(
+        self, limits: SandboxLimits, language: str, extract: bool, prelude: tuple[str, ...] = ()
+    ) -> str:
         # The code runs in a subshell under the rlimits with stdin from /dev/null. The shell's
         # own fd 0 is the write end of the export pipe (dash can only name fds 0-9, and fd 0
         # is the one number Popen lets us choose); afterwards the outer shell, free of the
@@ -467,6 +528,7 @@ class BubblewrapSandbox:
         lines = [f"cd {WORKSPACE} || exit 125"]
         if extract:
             lines.append(f"tar -xf {CODE_DIR}/in.tar -C {WORKSPACE} 2>/dev/null || exit 125")
+        lines += prelude
         lines.append(f"( {rlimits} && exec {quoted} </dev/null )")
         return "\n".join([*lines, *EXPORT_SCRIPT])
 
@@ -520,8 +582,14 @@ class BubblewrapSandbox:
         stdin: int,
         extra_fds: list[int],
         uid_index: int,
+        limits: SandboxLimits | None = None,
+        binds: tuple[tuple[str, str, bool], ...] = (),
+        env: dict[str, str] | None = None,
+        stdout: int = subprocess.PIPE,
     ) -> subprocess.Popen[bytes]:
-        """Start bwrap with ``data`` (memfd, path) bound read-only, running ``command``."""
+        """Start bwrap with ``data`` (memfd, path) bound read-only, running ``command``;
+        ``binds`` are host directories ``(host, inside, writable)``, ``env`` extra variables,
+        ``limits`` the cgroup limits (default: the configured defaults)."""
         assert self._bwrap is not None
         size = str(workspace_mb * 1024 * 1024)
         passwd = memfd("passwd", b"sandbox:x:1000:1000::/workspace:/bin/sh\n")
@@ -553,6 +621,8 @@ class BubblewrapSandbox:
             ]
             for fd, path in data:
                 args += ["--ro-bind-data", str(fd), path]
+            for host, inside, writable in binds:
+                args += ["--bind" if writable else "--ro-bind", host, inside]
             args += [
                 "--remount-ro",
                 "/",
@@ -562,13 +632,14 @@ class BubblewrapSandbox:
                 str(SANDBOX_UID),
                 "--gid",
                 str(SANDBOX_UID),
-                *self._env_args,
+                *self._env_args,  # --clearenv first: bwrap applies these in order
+                *(arg for key, value in (env or {}).items() for arg in ("--setenv", key, value)),
                 "--chdir",
                 WORKSPACE,
                 "--",
                 *command,
             ]
-            host_uid = self.config.uid_base + uid_index if os.geteuid() == 0 else None
+            host_uid = self.host_uid(uid_index)
             switch: dict[str, object] = {}
             if host_uid is not None and self._setpriv is not None:
                 # setpriv execs bwrap under the uid (clearing groups and, leaving root, all
@@ -583,10 +654,16 @@ class BubblewrapSandbox:
                 ]
             elif host_uid is not None:
                 switch = {"user": host_uid, "group": host_uid, "extra_groups": []}
+            if self._cgroups is not None:
+                chosen = limits if limits is not None else self.config.defaults
+                self._cgroups.limit(uid_index, chosen)
+                # Without setpriv, subprocess switches the uid before the wrapper runs.
+                owner = host_uid if switch else None
+                args = self._cgroups.wrap(uid_index, args, owner)
             return subprocess.Popen(
                 args,
                 stdin=stdin,
-                stdout=subprocess.PIPE,
+                stdout=stdout,
                 stderr=subprocess.PIPE,
                 pass_fds=[*fds, *(fd for fd, _ in data), *extra_fds],
                 env={"PATH": "/usr/bin:/bin"},
@@ -597,125 +674,119 @@ class BubblewrapSandbox:
             for fd in fds:
                 os.close(fd)
 
+    def host_uid(self, uid_index: int) -> int | None:
+        """The host uid of slot ``uid_index`` (``None`` unless Nexus runs as root)."""
+        return self.config.uid_base + uid_index if os.geteuid() == 0 else None
+
     def _run_cold(
-        self, language: str, code: str, files: dict[str, str], limits: SandboxLimits
+        self,
+        language: str,
+        code: str,
+        files: dict[str, str],
+        limits: SandboxLimits,
+        *,
+        allow_hosts: tuple[str, ...] | None = None,
     ) -> RawResult:
+        """A fresh sandbox; ``allow_hosts`` (not ``None``) makes it mode ``validation``."""
         uid_index = self._uids.get()
         fds: list[int] = []
         try:
-            script = memfd("code", code.encode())
-            fds.append(script)
-            data = [(script, f"{CODE_DIR}/{SCRIPT_NAMES[language]}")]
-            if files:
-                tar = memfd("input", pack_files(files))
-                fds.append(tar)
-                data.append((tar, f"{CODE_DIR}/in.tar"))
-            archive_read, archive_write = os.pipe()
-            fds += [archive_read, archive_write]
-            started = time.perf_counter()
-            process = self._popen(
-                data,
-                ["/bin/sh", "-c", self._shell(limits, language, bool(files))],
-                limits.workspace_mb,
-                stdin=archive_write,
-                extra_fds=[],
-                uid_index=uid_index,
-            )
-            for fd in fds:
-                if fd != archive_read:
-                    os.close(fd)
-            fds = [archive_read]
-            return self._collect(process, archive_read, limits, started)
+            if allow_hosts is None:
+                return self._cold(language, code, files, limits, uid_index, fds)
+            with self._egress_dir(uid_index) as (directory, session_path):
+                with self._egress.session(allow_hosts, session_path, self.host_uid(uid_index)):
+                    return self._cold(
+                        language, code, files, limits, uid_index, fds, egress=directory
+                    )
         finally:
             for fd in fds:
                 os.close(fd)
             self._uids.put(uid_index)
 
-    def _collect(
-        self,
-        process: subprocess.Popen[bytes],
-        archive_fd: int,
-        limits: SandboxLimits,
-        started: float,
-    ) -> RawResult:
-        assert process.stdout is not None and process.stderr is not None
-        caps = {
-            process.stdout.fileno(): limits.output_bytes,
-            process.stderr.fileno(): limits.output_bytes,
-            archive_fd: limits.workspace_mb * 1024 * 1024 + 1024 * 1024,
-        }
-        chunks: dict[int, list[bytes]] = {fd: [] for fd in caps}
-        sizes = dict.fromkeys(caps, 0)
-        truncated = dict.fromkeys(caps, False)
-        killed: KilledReason | None = None
-        deadline = started + limits.timeout_s
-        selector = selectors.DefaultSelector()
-        for fd in caps:
-            os.set_blocking(fd, False)
-            selector.register(fd, selectors.EVENT_READ)
+    @contextlib.contextmanager
+    def _egress_dir(self, uid_index: int) -> Iterator[tuple[str, str]]:
+        """A private host directory for the proxy socket, owned by the slot's uid."""
+        directory = tempfile.mkdtemp(prefix="nexus-egress-")
         try:
-            while selector.get_map():
-                timeout = deadline - time.perf_counter()
-                if timeout <= 0:
-                    if killed is not None:
-                        break  # Still open after the grace period: stop waiting for it.
-                    killed = "timeout"
-                    self._kill(process)
-                    deadline = time.perf_counter() + KILL_GRACE_S
-                    continue
-                for key, _ in selector.select(timeout):
-                    fd = key.fd
-                    try:
-                        data = os.read(fd, 65536)
-                    except BlockingIOError:
-                        continue
-                    if not data:
-                        selector.unregister(fd)
-                        continue
-                    room = caps[fd] - sizes[fd]
-                    if len(data) > room:
-                        truncated[fd] = True
-                        data = data[: max(room, 0)]
-                        if fd != archive_fd and killed is None:
-                            killed = "output_limit"
-                            self._kill(process)
-                            deadline = time.perf_counter() + KILL_GRACE_S
-                    if data:
-                        chunks[fd].append(data)
-                        sizes[fd] += len(data)
+            host_uid = self.host_uid(uid_index)
+            if host_uid is not None:
+                os.chown(directory, host_uid, host_uid)
+            yield directory, os.path.join(directory, os.path.basename(EGRESS_SOCKET))
         finally:
-            selector.close()
-        if killed is not None:
-            self._kill(process)
-        try:
-            exit_code = process.wait(timeout=KILL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self._kill(process)
-            exit_code = process.wait()
-        process.stdout.close()
-        process.stderr.close()
-        duration_ms = (time.perf_counter() - started) * 1000
-        if killed is None:
-            killed = SIGNAL_REASONS.get(exit_code)
-        fds = list(caps)
-        return RawResult(
-            exit_code=exit_code if killed not in ("timeout", "output_limit") else -signal.SIGKILL,
-            stdout=b"".join(chunks[fds[0]]),
-            stderr=b"".join(chunks[fds[1]]),
-            archive=b"".join(chunks[archive_fd]) if killed is None else b"",
-            duration_ms=duration_ms,
-            killed_reason=killed,
-            stdout_truncated=truncated[fds[0]],
-            stderr_truncated=truncated[fds[1]],
-        )
+            shutil.rmtree(directory, ignore_errors=True)
 
-    @staticmethod
-    def _kill(process: subprocess.Popen[bytes]) -> None:
-        # bwrap leads its own process group; its init dies with it and takes the pid namespace.
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    def _cold(
+        self,
+        language: str,
+        code: str,
+        files: dict[str, str],
+        limits: SandboxLimits,
+        uid_index: int,
+        fds: list[int],
+        *,
+        egress: str | None = None,
+    ) -> RawResult:
+        """Run one cold sandbox; ``fds`` collects descriptors for the caller to close."""
+        script = memfd("code", code.encode())
+        fds.append(script)
+        data = [(script, f"{CODE_DIR}/{SCRIPT_NAMES[language]}")]
+        if files:
+            tar = memfd("input", pack_files(files))
+            fds.append(tar)
+            data.append((tar, f"{CODE_DIR}/in.tar"))
+        prelude: tuple[str, ...] = ()
+        binds: tuple[tuple[str, str, bool], ...] = ()
+        env: dict[str, str] = {}
+        if egress is not None:
+            assert self._python is not None
+            relay = memfd("relay", RELAY.encode())
+            fds.append(relay)
+            data.append((relay, RELAY_PATH))
+            binds = ((egress, EGRESS_DIR, False),)
+            proxy = f"http://127.0.0.1:{EGRESS_PORT}"
+            for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+                env[key] = proxy
+            prelude = (
+                relay_command(self._python, ("tcp", str(EGRESS_PORT)), ("unix", EGRESS_SOCKET)),
+            )
+        archive_read, archive_write = os.pipe()
+        fds += [archive_read, archive_write]
+        started = time.perf_counter()
+        oom_before = self._cgroups.oom_kills(uid_index) if self._cgroups else 0
+        process = self._popen(
+            data,
+            ["/bin/sh", "-c", self._shell(limits, language, bool(files), prelude)],
+            limits.workspace_mb,
+            stdin=archive_write,
+            extra_fds=[],
+            uid_index=uid_index,
+            limits=limits,
+            binds=binds,
+            env=env,
+        )
+        for fd in fds[:-2]:
+            os.close(fd)
+        os.close(archive_write)
+        fds[:] = [archive_read]
+        raw = collect(process, archive_read, limits, started)
+        if (
+            self._cgroups is not None
+            and raw.killed_reason is None
+            and raw.exit_code in (-signal.SIGKILL, 128 + signal.SIGKILL)
+            and self._cgroups.oom_kills(uid_index) > oom_before
+        ):
+            raw.killed_reason = "memory_limit"
+        return raw
+
+    def start_app(
+        self, files: dict[str, str], entry: str, limits: SandboxLimits | None = None
+    ) -> AppProcess:
+        """Start ``entry`` (a file of ``files``) as a web app in mode ``app``; see
+        ``nexus.sandbox.app_mode``. Raises ``ConflictError`` when every app slot is taken."""
+        self.check_available()
+        return start_app(
+            self, files, entry, limits if limits is not None else self.config.app_limits
+        )
 
 
 def bwrap_installed() -> bool:

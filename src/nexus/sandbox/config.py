@@ -48,6 +48,18 @@ DEFAULT_CEILINGS = SandboxLimits(
     workspace_mb=512,
 )
 
+DEFAULT_APP_LIMITS = SandboxLimits(
+    timeout_s=3600.0,
+    cpu_s=3600,
+    memory_mb=1024,
+    processes=64,
+    file_size_mb=64,
+    open_files=1024,
+    output_bytes=64_000,
+    workspace_mb=128,
+)
+"""``output_bytes`` is the tail of stdout/stderr kept per app for crash reports."""
+
 SIGNAL_REASONS: dict[int, KilledReason] = {
     128 + signal.SIGXCPU: "cpu_limit",
     128 + signal.SIGXFSZ: "file_size_limit",
@@ -95,6 +107,16 @@ class BubblewrapConfig:
 
     setpriv: bool = True
     """Switch to the slot uid with ``setpriv`` when it is installed (else ``subprocess``)."""
+
+    cgroups: bool = True
+    """Put each sandbox in its own memory and pids cgroup where the machine allows it."""
+
+    max_apps: int = 16
+    """Hosted apps (mode ``app``) running at once; each holds a uid and a cgroup slot."""
+
+    app_limits: SandboxLimits = field(default_factory=lambda: DEFAULT_APP_LIMITS)
+    """Limits of a hosted app. No wall-clock limit applies (apps stop at their TTL); the CPU
+    limit is the app's whole lifetime, after which the kernel kills it (reported as a crash)."""
 
 
 WARM_LANGUAGES = ("python", "bash")
