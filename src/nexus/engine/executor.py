@@ -221,6 +221,8 @@ class WorkflowExecutor:
 
 
 def _check_inputs(plan: WorkflowPlan, inputs: dict[str, Any]) -> None:
+    if plan.inputs_any_object and type(inputs) is dict:
+        return
     errors = list(plan.inputs_validator.iter_errors(inputs))
     if errors:
         details = [
@@ -277,6 +279,10 @@ class _Run:
         self.cancelled = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.last_status = 0.0
+        self.main = asyncio.current_task()
+        """The task executing the run; it drives the first source's chain itself."""
+        self.inline = False
+        self.interrupting = False
 
     # ----------------------------------------------------------------- the run as a whole
 
@@ -288,7 +294,23 @@ class _Run:
             self.limits.max_run_time_s, self._over_time
         )
         try:
-            self._launch(self.plan.sources)
+            sources = self.plan.sources
+            if sources:
+                # The first source runs in this task (no task to create and wake up for a
+                # chain); the others get tasks. A stop while this task is inside a node
+                # interrupts it with ``_interrupt``.
+                self._launch(sources[1:])
+                self.active += 1
+                self.inline = True
+                try:
+                    await self._drive(sources[0])
+                except asyncio.CancelledError:
+                    if not self._uncancel():
+                        raise
+                else:
+                    self._uncancel()
+                finally:
+                    self.inline = False
             if self.active == 0 and not self.done.done():
                 self.done.set_result(None)
             await self.done
@@ -299,6 +321,22 @@ class _Run:
             deadline.cancel()
         await self._stop_tasks()
         return await self._finish()
+
+    def _interrupt(self) -> None:
+        """The run ended (stop, failure elsewhere, time limit) while the executing task may be
+        inside a node of the inline chain: cancel that node, the way ``_stop_tasks`` cancels
+        the other tasks."""
+        if self.inline and not self.interrupting and self.main is not asyncio.current_task():
+            self.interrupting = True
+            self.main.cancel()
+
+    def _uncancel(self) -> bool:
+        """Withdraw our own ``_interrupt``; ``False`` when another cancellation (a crash, the
+        caller's) is pending too and must propagate."""
+        if not self.interrupting:
+            return False
+        self.interrupting = False
+        return self.main.uncancel() == 0
 
     async def _finish(self) -> RunOutcome:
         if self.cancelled:
@@ -343,12 +381,14 @@ class _Run:
         if not self.done.done():
             self.cancelled = True
             self.done.set_result(None)
+            self._interrupt()
 
     def _fail(self, error: dict[str, Any]) -> None:
         if self.error is None and not self.cancelled:
             self.error = error
         if not self.done.done():
             self.done.set_result(None)
+            self._interrupt()
 
     def _over_time(self) -> None:
         limit = self.limits.max_run_time_s
@@ -376,12 +416,12 @@ class _Run:
     # ----------------------------------------------------------------- scheduling
 
     def _launch(self, node_ids: list[str]) -> None:
+        if not node_ids:
+            return
         create_task = asyncio.get_running_loop().create_task
         for nid in node_ids:
             self.active += 1
-            task = create_task(self._drive(nid))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(create_task(self._drive(nid)))
 
     async def _drive(self, nid: str | None) -> None:
         inline = 0
@@ -401,6 +441,7 @@ class _Run:
         except Exception as exc:  # an engine defect or a checkpointer failure
             self._fail(error_body(exc, nid))
         finally:
+            self.tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
             self.active -= 1
             if self.active == 0 and not self.done.done():
                 self.done.set_result(None)

@@ -47,6 +47,8 @@ class WorkflowPlan:
     """Output name → ``output`` node id."""
     inputs_validator: Draft202012Validator
     """Checks run inputs against ``spec.inputs``."""
+    inputs_any_object: bool = False
+    """``spec.inputs`` is ``{"type": "object"}`` (the default): any dict is valid."""
 
     def descendants(self, node_id: str) -> set[str]:
         """``node_id`` and every node downstream of it."""

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from nexus.core.errors import InvalidInputError
-from nexus.engine.nodes.registry import NodeTypeRegistry
+from nexus.engine.nodes.registry import NodeType, NodeTypeRegistry
 from nexus.engine.plan import PlannedNode, Renderer, WorkflowPlan
 from nexus.engine.spec import ERROR_PORT, NodeSpec, PortSpec, WorkflowSpec
 from nexus.engine.templates import (
@@ -53,6 +53,74 @@ def _node_ports(
     if node.policy.on_error == "error_port" and all(p.name != ERROR_PORT for p in outputs):
         outputs = [*outputs, PortSpec(name=ERROR_PORT, type="json")]
     return inputs, outputs
+
+
+_Ports = tuple[dict[str, PortSpec] | None, dict[str, PortSpec], tuple[str, ...]]
+
+
+class _PortCache:
+    """Port tables of one compile: nodes that use their type's fixed default ports (no port
+    overrides, ports not computed from properties, no added error port) share one table per
+    type, so a large graph does not build (and keep) a few dicts per node."""
+
+    def __init__(self, registry: NodeTypeRegistry) -> None:
+        self.registry = registry
+        self.shared: dict[str, _Ports] = {}
+
+    def ports(self, node: NodeSpec, node_type: NodeType) -> _Ports:
+        cls = type(node_type)
+        fixed = (
+            node.inputs is None
+            and node.outputs is None
+            and node.policy.on_error != "error_port"
+            and cls.input_ports is NodeType.input_ports
+            and cls.output_ports is NodeType.output_ports
+        )
+        if fixed:
+            cached = self.shared.get(node.type)
+            if cached is not None:
+                return cached
+        inputs, outputs = _node_ports(node, self.registry)
+        ports: _Ports = (
+            None if node_type.dynamic_inputs else {p.name: p for p in inputs},
+            {p.name: p for p in outputs},
+            tuple(p.name for p in outputs),
+        )
+        if fixed:
+            self.shared[node.type] = ports
+        return ports
+
+
+class _PropertyCheck:
+    """``(field, message)`` problems of a node's properties (JSON Schema, then the type's own
+    ``check``), with the answer for empty properties computed once per type."""
+
+    def __init__(self, registry: NodeTypeRegistry) -> None:
+        self.registry = registry
+        self.empty: dict[str, list[tuple[str, str]]] = {}
+
+    def __call__(self, type_name: str, node_type: NodeType, props: dict[str, Any]) -> Any:
+        if not props:
+            found = self.empty.get(type_name)
+            if found is None:
+                found = self.empty[type_name] = self._check(type_name, node_type, props)
+            return found
+        return self._check(type_name, node_type, props)
+
+    def _check(
+        self, type_name: str, node_type: NodeType, props: dict[str, Any]
+    ) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        for error in self.registry.validator(type_name).iter_errors(props):
+            if is_template(error.instance):
+                continue
+            where = "".join(f".{p}" for p in error.absolute_path)
+            if error.validator == "required":
+                missing = next((r for r in error.validator_value if r not in props), "")
+                where = f".{missing}"
+            problems.append((f"properties{where}", error.message))
+        problems += node_type.check(props, self.registry)
+        return problems
 
 
 def _collect_templates(value: Any, path: str, out: list[tuple[str, str]]) -> None:
@@ -94,6 +162,8 @@ def compile_workflow(
     in_ports: dict[str, dict[str, PortSpec] | None] = {}
     out_ports: dict[str, dict[str, PortSpec]] = {}
     references: dict[str, list[tuple[str, set[str]]]] = {}
+    port_cache = _PortCache(registry)
+    check_properties = _PropertyCheck(registry)
     for node in spec.nodes:
         nid = node.id
         if nid in nodes or nid in in_ports:
@@ -106,15 +176,7 @@ def compile_workflow(
             continue
         node_type = registry.get(node.type)
         props = node.properties
-        for error in registry.validator(node.type).iter_errors(props):
-            if is_template(error.instance):
-                continue
-            where = "".join(f".{p}" for p in error.absolute_path)
-            if error.validator == "required":
-                missing = next((r for r in error.validator_value if r not in props), "")
-                where = f".{missing}"
-            add(ValidationIssue(nid, f"properties{where}", error.message))
-        for field, message in node_type.check(props, registry):
+        for field, message in check_properties(node.type, node_type, props):
             add(ValidationIssue(nid, field, message))
 
         render: Renderer | None = None
@@ -136,7 +198,7 @@ def compile_workflow(
                 continue
             if compiled is not None:
                 renderers[key] = compiled
-        for key in node_type.raw_properties:
+        for key in node_type.raw_properties if props else ():
             found = []
             _collect_templates(props.get(key), f"properties.{key}", found)
             for path, source in found:
@@ -146,9 +208,7 @@ def compile_workflow(
         if renderers:
             render = _make_renderer(props, renderers)
 
-        inputs, outputs = _node_ports(node, registry)
-        in_ports[nid] = None if node_type.dynamic_inputs else {p.name: p for p in inputs}
-        out_ports[nid] = {p.name: p for p in outputs}
+        in_ports[nid], out_ports[nid], output_names = port_cache.ports(node, node_type)
         nodes[nid] = PlannedNode(
             id=nid,
             spec=node,
@@ -156,14 +216,14 @@ def compile_workflow(
             policy=node.policy,
             properties=props,
             render=render,
-            output_ports=tuple(p.name for p in outputs),
+            output_ports=output_names,
             first=node_type.trigger(props) == "first",
         )
 
     edge_ids: set[str] = set()
     connected: set[tuple[str, str]] = set()
     for edge in spec.edges:
-        where = f"edges.{edge.id}"
+        where = "edges." + edge.id
         if edge.id in edge_ids:
             add(ValidationIssue(edge.source.node, where, f"Edge id {edge.id!r} is used twice."))
             continue
@@ -278,6 +338,7 @@ def compile_workflow(
         sources=sources,
         outputs=outputs,
         inputs_validator=Draft202012Validator(spec.inputs),
+        inputs_any_object=spec.inputs == {"type": "object"},
     )
 
 
