@@ -71,8 +71,10 @@ def _blocks(text: str) -> list[tuple[str, str]]:
                 if not matches[j].group(2).strip():
                     end = j
                     break
-        if end is None:
-            out.append((start.group(2).strip(), text[body_from:]))
+        if end is None:  # unclosed, or closed at the end of a code line ("print(1)```")
+            rest = text[body_from:]
+            cut = rest.find(fence)
+            out.append((start.group(2).strip(), rest if cut < 0 else rest[:cut]))
             break
         out.append((start.group(2).strip(), text[body_from : matches[end].start()]))
         i = end + 1
@@ -107,12 +109,18 @@ def _named_path(info: str) -> str | None:
     return None
 
 
+PROSE_LINE = re.compile(r"^[A-Za-z][\w ,;'’-]*[.!?:]?$")
+CODE_SIGN = re.compile(r"[()\[\]{}=<>$|;]|^\s*(#!|import |from |def |echo |for |if )")
+
+
 def _looks_like_code(text: str) -> bool:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+    """Whether an answer without fences is a program rather than an explanation."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return False
-    prose = sum(1 for line in lines if re.match(r"^[A-Z][a-z]+( [a-z,']+){4,}", line.strip()))
-    return prose * 2 < len(lines)
+    prose = sum(1 for line in lines if len(line.split()) >= 3 and PROSE_LINE.match(line))
+    coded = sum(1 for line in lines if CODE_SIGN.search(line))
+    return coded > 0 and prose * 2 < len(lines)
 
 
 def parse_reply(text: str, entry: str) -> Reply:
