@@ -34,12 +34,8 @@ import collections
 import contextlib
 import os
 import queue
-import select
-import selectors
 import shutil
 import signal
-import subprocess
-import sysconfig
 import tempfile
 import threading
 import time
@@ -58,29 +54,23 @@ from nexus.core.sandbox_types import (
 from nexus.sandbox import seccomp
 from nexus.sandbox.app_mode import AppProcess, start_app
 from nexus.sandbox.cgroups import Cgroups
-from nexus.sandbox.collect import collect, kill_group
+from nexus.sandbox.collect import collect
 from nexus.sandbox.config import (
     CODE_DIR,
-    EXPORT_SCRIPT,
-    KILL_GRACE_S,
     MAX_CODE_BYTES,
-    SANDBOX_PACKAGES_DIR,
-    SANDBOX_UID,
     SCRIPT_NAMES,
     WARM_LANGUAGES,
-    WARM_SELF_TEST,
-    WARM_START_TIMEOUT_S,
-    WORKSPACE,
     BubblewrapConfig,
     RawResult,
     WarmSandbox,
     memfd,
     pick_python,
     reachable_by_others,
-    write_all,
 )
 from nexus.sandbox.egress_proxy import EgressProxy
-from nexus.sandbox.limits import resolve_limits, ulimit_command
+from nexus.sandbox.launch import Launcher
+from nexus.sandbox.limits import resolve_limits
+from nexus.sandbox.pool import WarmPool
 from nexus.sandbox.relay import (
     EGRESS_DIR,
     EGRESS_PORT,
@@ -96,16 +86,13 @@ from nexus.sandbox.selftest import (
     self_test_failure,
 )
 from nexus.sandbox.warm import (
-    BOOTSTRAP,
-    BOOTSTRAP_PATH,
     MAX_WARM_BASH_BYTES,
-    READY,
     encode_job,
 )
 from nexus.sandbox.workspace import changed_files, pack_files
 
 
-class BubblewrapSandbox:
+class BubblewrapSandbox(Launcher, WarmPool):
     """The bubblewrap ``Sandbox``. Call ``start()`` once (it runs the self-test)."""
 
     def __init__(
@@ -220,151 +207,6 @@ class BubblewrapSandbox:
         if self._cgroups is not None:
             self._cgroups.close()
 
-    # -- warm pool ---------------------------------------------------------------------------
-
-    def _start_pool(self) -> None:
-        """Prove one warm sandbox isolates like the self-test, then keep the pool filled."""
-        try:
-            warm = self._spawn_warm()
-        except OSError:
-            self._pool.clear()
-            return
-        defaults = self.config.defaults
-        raw = self._run_warm(warm, encode_job(WARM_SELF_TEST, {}, defaults), defaults)
-        if raw is None or self_test_failure(
-            raw.exit_code, raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace")
-        ):
-            self._pool.clear()  # Cold sandboxes still work; warm ones did not prove themselves.
-            return
-        self._refiller = threading.Thread(
-            target=self._refill_loop, name="sandbox-pool", daemon=True
-        )
-        self._refiller.start()
-
-    def pool_sizes(self) -> dict[str, int]:
-        """Warm sandboxes ready now, per language."""
-        with self._pool_lock:
-            return {language: len(queue_) for language, queue_ in self._pool.items()}
-
-    def _refill_loop(self) -> None:
-        # Warm sandboxes are spawned from this thread only: --die-with-parent ties them to it,
-        # and it lives until close().
-        while True:
-            with self._pool_lock:
-                if self._closed:
-                    return
-                short = [
-                    language
-                    for language, queue_ in self._pool.items()
-                    if len(queue_) < self.config.warm_pool[language]
-                ]
-            if not short:
-                self._pool_wake.wait()
-                self._pool_wake.clear()
-                continue
-            try:
-                warm = self._spawn_warm()
-            except Exception:  # Calls start cold meanwhile; try again later.
-                time.sleep(1.0)
-                continue
-            with self._pool_lock:
-                if not self._closed:
-                    self._pool[short[0]].append(warm)
-                    warm = None
-            if warm is not None:
-                self._discard(warm)
-
-    def _take(self, language: str) -> WarmSandbox | None:
-        """A live warm sandbox for ``language``, or ``None`` (the caller starts a cold one)."""
-        while True:
-            with self._pool_lock:
-                queue_ = self._pool.get(language)
-                if self._closed or not queue_:
-                    return None
-                warm = queue_.popleft()
-            if warm.process.poll() is None:
-                return warm  # The caller wakes the refill once its call is done.
-            self._discard(warm)
-            self._pool_wake.set()
-
-    def _spawn_warm(self) -> WarmSandbox:
-        assert self._python is not None
-        uid_index = self._uids.get()
-        fds: list[int] = []
-        try:
-            boot = memfd("boot", BOOTSTRAP.encode())
-            fds.append(boot)
-            job_read, job_write = os.pipe()
-            fds += [job_read, job_write]
-            archive_read, archive_write = os.pipe()
-            fds += [archive_read, archive_write]
-            process = self._popen(
-                [(boot, BOOTSTRAP_PATH)],
-                ["/bin/sh", "-c", self._warm_shell(job_read)],
-                self._workspace_mb,
-                stdin=archive_write,
-                extra_fds=[job_read],
-                uid_index=uid_index,
-            )
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            self._uids.put(uid_index)
-            raise
-        for fd in (boot, job_read, archive_write):
-            os.close(fd)
-        warm = WarmSandbox(process, job_write, archive_read, uid_index)
-        # Pooled only once the interpreter is up: a call never waits for (or competes with)
-        # a sandbox still starting.
-        ready, _, _ = select.select([archive_read], [], [], WARM_START_TIMEOUT_S)
-        if not ready or os.read(archive_read, 1) != READY:
-            self._discard(warm)
-            raise OSError("a warm sandbox did not start")
-        return warm
-
-    def _discard(self, warm: WarmSandbox) -> None:
-        """Kill ``warm`` and wait until nothing in it is left (its stdout reaches EOF)."""
-        kill_group(warm.process)
-        warm.process.wait()
-        # bwrap's init and everything under it die after bwrap (die-with-parent, then the
-        # pid namespace): the last of them closing stdout marks the end.
-        assert warm.process.stdout is not None
-        fd = warm.process.stdout.fileno()
-        deadline = time.monotonic() + KILL_GRACE_S
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while (left := deadline - time.monotonic()) > 0 and selector.select(left):
-                if not os.read(fd, 65536):
-                    break
-        for stream in (warm.process.stdout, warm.process.stderr):
-            if stream is not None:
-                stream.close()
-        for fd in (warm.job_fd, warm.archive_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._uids.put(warm.uid_index)
-
-    def _run_warm(self, warm: WarmSandbox, job: bytes, limits: SandboxLimits) -> RawResult | None:
-        """Hand ``warm`` its job and collect the result; ``None`` if it was already dead."""
-        started = time.perf_counter()
-        if self._cgroups is not None:
-            self._cgroups.limit(warm.uid_index, limits)
-        try:
-            write_all(warm.job_fd, job)
-        except OSError:
-            self._discard(warm)
-            return None
-        os.close(warm.job_fd)
-        warm.job_fd = -1
-        try:
-            return collect(warm.process, warm.archive_fd, limits, started)
-        finally:
-            os.close(warm.archive_fd)
-            warm.archive_fd = -1
-            self._uids.put(warm.uid_index)
-
     # -- execution -------------------------------------------------------------------------
 
     async def execute(self, request: ExecRequest) -> ExecResult:
@@ -450,95 +292,6 @@ class BubblewrapSandbox:
             stderr_truncated=raw.stderr_truncated,
         )
 
-    # -- the bwrap command line -----------------------------------------------------------
-
-    def _build_static_args(self) -> list[str]:
-        args = [
-            "--unshare-all",
-            "--unshare-user",
-            "--disable-userns",
-            "--die-with-parent",
-            "--new-session",
-            "--cap-drop",
-            "ALL",
-            "--hostname",
-            "sandbox",
-            "--ro-bind",
-            "/usr",
-            "/usr",
-        ]
-        for top in ("bin", "sbin", "lib", "lib64", "lib32"):
-            host = Path("/") / top
-            if host.is_symlink():
-                args += ["--symlink", os.readlink(host), str(host)]
-            elif host.is_dir():
-                args += ["--ro-bind", str(host), str(host)]
-        for etc in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime"):
-            if (Path("/etc") / etc).exists():
-                args += ["--ro-bind", f"/etc/{etc}", f"/etc/{etc}"]
-        site = Path(
-            self.config.site_packages
-            if self.config.site_packages is not None
-            else sysconfig.get_paths()["purelib"]
-        )
-        for name in self.config.python_packages:
-            source = site / name
-            if source.exists() and reachable_by_others(source):
-                args += ["--ro-bind", str(source), f"{SANDBOX_PACKAGES_DIR}/{name}"]
-        args += ["--dir", SANDBOX_PACKAGES_DIR, "--proc", "/proc", "--dev", "/dev"]
-        return args
-
-    def _env(self) -> list[str]:
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": WORKSPACE,
-            "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8",
-            "USER": "sandbox",
-            "PYTHONPATH": f"{WORKSPACE}:{SANDBOX_PACKAGES_DIR}",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-        out = ["--clearenv"]
-        for key, value in env.items():
-            out += ["--setenv", key, value]
-        return out
-
-    def _command(self, language: str, limits: SandboxLimits) -> list[str]:
-        script = f"{CODE_DIR}/{SCRIPT_NAMES[language]}"
-        if language == "python":
-            assert self._python is not None
-            return [self._python, "-S", script]  # -S: only the curated packages
-        if language == "node":
-            assert self._node is not None
-            return [self._node, f"--max-old-space-size={limits.memory_mb}", script]
-        return ["/bin/bash", script]
-
-    def _shell(
-        self, limits: SandboxLimits, language: str, extract: bool, prelude: tuple[str, ...] = ()
-    ) -> str:
-        # The code runs in a subshell under the rlimits with stdin from /dev/null. The shell's
-        # own fd 0 is the write end of the export pipe (dash can only name fds 0-9, and fd 0
-        # is the one number Popen lets us choose); afterwards the outer shell, free of the
-        # rlimits, writes the workspace back on it as a tar.
-        quoted = " ".join(f"'{part}'" for part in self._command(language, limits))
-        # V8 reserves gigabytes of address space up front: node is bounded by its heap flag
-        # (and the memory cgroup where available) instead of RLIMIT_AS.
-        rlimits = ulimit_command(limits, address_space=language != "node")
-        lines = [f"cd {WORKSPACE} || exit 125"]
-        if extract:
-            lines.append(f"tar -xf {CODE_DIR}/in.tar -C {WORKSPACE} 2>/dev/null || exit 125")
-        lines += prelude
-        lines.append(f"( {rlimits} && exec {quoted} </dev/null )")
-        return "\n".join([*lines, *EXPORT_SCRIPT])
-
-    def _warm_shell(self, job_fd: int) -> str:
-        # Same outer shell as the cold path; the bootstrap reads its job from job_fd and sets
-        # the job's rlimits on itself before running the code (see nexus.sandbox.warm).
-        assert self._python is not None
-        command = f"'{self._python}' -S {BOOTSTRAP_PATH} {job_fd}"
-        return "\n".join([f"cd {WORKSPACE} || exit 125", command, *EXPORT_SCRIPT])
-
     # -- running one sandbox ----------------------------------------------------------------
 
     def _run(
@@ -572,111 +325,6 @@ class BubblewrapSandbox:
     def _count(self, kind: str) -> None:
         with self._pool_lock:
             self.runs[kind] += 1
-
-    def _popen(
-        self,
-        data: list[tuple[int, str]],
-        command: list[str],
-        workspace_mb: int,
-        *,
-        stdin: int,
-        extra_fds: list[int],
-        uid_index: int,
-        limits: SandboxLimits | None = None,
-        binds: tuple[tuple[str, str, bool], ...] = (),
-        env: dict[str, str] | None = None,
-        stdout: int = subprocess.PIPE,
-    ) -> subprocess.Popen[bytes]:
-        """Start bwrap with ``data`` (memfd, path) bound read-only, running ``command``;
-        ``binds`` are host directories ``(host, inside, writable)``, ``env`` extra variables,
-        ``limits`` the cgroup limits (default: the configured defaults)."""
-        assert self._bwrap is not None
-        size = str(workspace_mb * 1024 * 1024)
-        passwd = memfd("passwd", b"sandbox:x:1000:1000::/workspace:/bin/sh\n")
-        group = memfd("group", b"sandbox:x:1000:\n")
-        filt = memfd("seccomp", self._filter)
-        fds = [passwd, group, filt]
-        try:
-            args = [
-                self._bwrap,
-                *self._static_args,
-                "--perms",
-                "1777",
-                "--size",
-                size,
-                "--tmpfs",
-                "/tmp",
-                "--perms",
-                "0700",
-                "--size",
-                size,
-                "--tmpfs",
-                WORKSPACE,
-                "--ro-bind-data",
-                str(passwd),
-                "/etc/passwd",
-                "--ro-bind-data",
-                str(group),
-                "/etc/group",
-            ]
-            for fd, path in data:
-                args += ["--ro-bind-data", str(fd), path]
-            for host, inside, writable in binds:
-                args += ["--bind" if writable else "--ro-bind", host, inside]
-            args += [
-                "--remount-ro",
-                "/",
-                "--seccomp",
-                str(filt),
-                "--uid",
-                str(SANDBOX_UID),
-                "--gid",
-                str(SANDBOX_UID),
-                *self._env_args,  # --clearenv first: bwrap applies these in order
-                *(arg for key, value in (env or {}).items() for arg in ("--setenv", key, value)),
-                "--chdir",
-                WORKSPACE,
-                "--",
-                *command,
-            ]
-            host_uid = self.host_uid(uid_index)
-            switch: dict[str, object] = {}
-            if host_uid is not None and self._setpriv is not None:
-                # setpriv execs bwrap under the uid (clearing groups and, leaving root, all
-                # capabilities), which lets subprocess vfork instead of copying our page tables.
-                args = [
-                    self._setpriv,
-                    f"--reuid={host_uid}",
-                    f"--regid={host_uid}",
-                    "--clear-groups",
-                    "--",
-                    *args,
-                ]
-            elif host_uid is not None:
-                switch = {"user": host_uid, "group": host_uid, "extra_groups": []}
-            if self._cgroups is not None:
-                chosen = limits if limits is not None else self.config.defaults
-                self._cgroups.limit(uid_index, chosen)
-                # Without setpriv, subprocess switches the uid before the wrapper runs.
-                owner = host_uid if switch else None
-                args = self._cgroups.wrap(uid_index, args, owner)
-            return subprocess.Popen(
-                args,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=subprocess.PIPE,
-                pass_fds=[*fds, *(fd for fd, _ in data), *extra_fds],
-                env={"PATH": "/usr/bin:/bin"},
-                process_group=0,
-                **switch,  # type: ignore[arg-type]
-            )
-        finally:
-            for fd in fds:
-                os.close(fd)
-
-    def host_uid(self, uid_index: int) -> int | None:
-        """The host uid of slot ``uid_index`` (``None`` unless Nexus runs as root)."""
-        return self.config.uid_base + uid_index if os.geteuid() == 0 else None
 
     def _run_cold(
         self,
