@@ -368,6 +368,7 @@ class WorkflowRuns:
             owner_id=run.owner_id,
             workspace_id=run.workspace_id,
             kind=WORKFLOW,
+            workflow_id=run.workflow_id,
         )
         action = self._rerun(run.id, run_id, from_node, new_inputs, node_inputs)
         self._spawn(run_id, action)
