@@ -6,9 +6,11 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ ADMIN_EMAIL = "admin@nexus.test"
 VIEWPORT = {"width": 1440, "height": 900}
 # Generous: two cores shared with other work, and a cold server loads the embedded model lazily.
 ACTION_TIMEOUT_MS = 20_000
+EXPECT_TIMEOUT_MS = 15_000
 START_TIMEOUT_S = 90.0
 
 
@@ -122,6 +125,7 @@ def start_server(home: Path, **env_overrides: str) -> NexusServer:
         # Short replies from the embedded model keep the chat tests quick on two cores.
         NEXUS_LOCAL_MAX_TOKENS="48",
         NEXUS_LOCAL_THREADS="1",
+        NO_PROXY="127.0.0.1,localhost",
         **env_overrides,
     )
     for command in ("migrate", "seed"):
@@ -165,3 +169,85 @@ def save_screenshot(page: Any, name: str) -> None:
 
 
 PageFactory = Callable[..., Any]
+
+
+def canvas_nodes(page: Any) -> Any:
+    """Every node drawn on the editor canvas (``data-testid="node-ID"`` with a ``data-status``)."""
+    return page.locator('[data-testid^="node-"][data-status]')
+
+
+def port_handle(page: Any, node_id: str, port: str, kind: str) -> Any:
+    """The React Flow handle of ``port`` on node ``node_id``; ``kind`` is source or target."""
+    return page.get_by_test_id(f"node-{node_id}").locator(
+        f'.react-flow__handle.{kind}[data-handleid="{port}"]'
+    )
+
+
+def drag_between(page: Any, source: Any, target: Any) -> None:
+    """Press on ``source``, move in steps (so React Flow sees a drag) and release on ``target``."""
+    start = source.bounding_box()
+    end = target.bounding_box()
+    assert start is not None and end is not None, "both handles must be on screen"
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def create_workflow(server: NexusServer, spec: dict[str, Any]) -> str:
+    """Create a workflow through the API (as the administrator); its id."""
+    created = server.api.post("/api/v1/workflows", json=spec)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def workflow_executions(server: NexusServer, workflow_id: str) -> list[dict[str, Any]]:
+    """The runs of ``workflow_id`` (with their node records), newest first, through the API."""
+    listed = server.api.get("/api/v1/runs", params={"limit": 100})
+    assert listed.status_code == 200, listed.text
+    found = []
+    for run in listed.json()["items"]:
+        if run["kind"] != "workflow":
+            continue
+        execution = server.api.get(f"/api/v1/executions/{run['id']}").json()
+        if execution.get("workflow_id") == workflow_id:
+            found.append(execution)
+    return found
+
+
+GOOD_PROVIDER_KEY = "sk-nexus-browser-test-0123456789"
+
+
+class _ModelsHandler(BaseHTTPRequestHandler):
+    """``GET /v1/models`` as an OpenAI-compatible provider answers it: 200 for the one key it
+    knows, 401 for any other. The server checks a provider key here before saving it."""
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") != "/v1/models":
+            self.send_error(404)
+            return
+        good = self.headers.get("Authorization") == f"Bearer {GOOD_PROVIDER_KEY}"
+        body = b'{"object": "list", "data": []}' if good else b'{"error": "bad key"}'
+        self.send_response(200 if good else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class ProviderStub:
+    """A local stand-in for OpenAI's key check (the tests never reach the internet)."""
+
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _ModelsHandler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)

@@ -32,12 +32,14 @@ from browser_support import (
     ARTIFACTS,
     CHROMIUM,
     CONSOLE_LOGS,
+    EXPECT_TIMEOUT_MS,
     LAUNCH_ARGS,
     PASSWORD,
     SCREENSHOTS,
     VIEWPORT,
     NexusServer,
     PageFactory,
+    ProviderStub,
     start_server,
     web_dist,
 )
@@ -77,9 +79,18 @@ def built_web() -> Path:
 
 
 @pytest.fixture(scope="package")
-def nexus(built_web: Path) -> Iterator[NexusServer]:
+def provider_stub() -> Iterator[ProviderStub]:
+    stub = ProviderStub()
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+@pytest.fixture(scope="package")
+def nexus(built_web: Path, provider_stub: ProviderStub) -> Iterator[NexusServer]:
     home = Path(tempfile.mkdtemp(prefix="nexus-web-"))
-    server = start_server(home)
+    server = start_server(home, NEXUS_OPENAI_BASE_URL=provider_stub.base_url)
     try:
         server.sign_up_admin()
         yield server
@@ -103,8 +114,9 @@ def fresh_nexus(built_web: Path, tmp_path: Path) -> Iterator[NexusServer]:
 
 @pytest.fixture(scope="package")
 def playwright_driver(built_web: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as driver:
         yield driver
 
