@@ -47,6 +47,7 @@ def test_catalog_describes_every_builtin_type() -> None:
     assert [c["type"] for c in catalog] == [
         "agent",
         "approval",
+        "code",
         "condition",
         "delay",
         "http",

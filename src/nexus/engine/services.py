@@ -76,6 +76,21 @@ class SubworkflowCall(Protocol):
     ) -> dict[str, Any]: ...
 
 
+class RunCodeCall(Protocol):
+    """Run a program in the sandbox (never in this process); returns ``{exit_code, stdout,
+    stderr, timed_out, killed_reason, files_changed, duration_ms}``."""
+
+    async def __call__(
+        self,
+        language: str,
+        code: str,
+        *,
+        files: dict[str, str],
+        timeout_s: float | None,
+        memory_mb: int | None,
+    ) -> dict[str, Any]: ...
+
+
 @dataclass
 class Services:
     llm: LLMCall | None = None
@@ -83,6 +98,7 @@ class Services:
     tool: ToolCall | None = None
     http: HttpCall | None = None
     subworkflow: SubworkflowCall | None = None
+    run_code: RunCodeCall | None = None
 
     def require(self, name: str) -> Any:
         service = getattr(self, name)

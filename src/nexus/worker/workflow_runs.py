@@ -41,6 +41,7 @@ from nexus.core.errors import (
 )
 from nexus.core.events import RunEvent
 from nexus.core.ids import new_id
+from nexus.core.sandbox_types import ExecRequest, SandboxUnavailableError
 from nexus.core.status import RunStatus
 from nexus.engine.checkpoints import NodeStatus
 from nexus.engine.executor import RunOutcome, WorkflowExecutor
@@ -119,8 +120,47 @@ class PlatformServices:
 
     def services(self) -> Services:
         return Services(
-            llm=self.llm, agent=self.agent, tool=self.tool, http=self.http, subworkflow=self.sub
+            llm=self.llm,
+            agent=self.agent,
+            tool=self.tool,
+            http=self.http,
+            subworkflow=self.sub,
+            run_code=self.run_code,
         )
+
+    async def run_code(
+        self,
+        language: str,
+        code: str,
+        *,
+        files: dict[str, str],
+        timeout_s: float | None,
+        memory_mb: int | None,
+    ) -> dict[str, Any]:
+        """``code`` nodes: the program runs in the sandbox, never in this process."""
+        sandbox = self.s.sandbox
+        if sandbox is None:
+            raise SandboxUnavailableError(
+                "code execution is disabled: no sandbox is configured (install bubblewrap)"
+            )
+        result = await sandbox.execute(
+            ExecRequest(
+                language=language,  # type: ignore[arg-type]
+                code=code,
+                files=files,
+                timeout_s=timeout_s,
+                memory_mb=memory_mb,
+            )
+        )
+        return {
+            "exit_code": result.exit_code,
+            "stdout": result.stdout,
+            "stderr": result.stderr,
+            "timed_out": result.timed_out,
+            "killed_reason": result.killed_reason,
+            "files_changed": result.files_changed,
+            "duration_ms": result.duration_ms,
+        }
 
     async def _key(self, provider: str) -> str | None:
         if self.s.vault is None:

@@ -8,6 +8,7 @@ from nexus.engine.nodes.registry import NodeType
 def builtin_node_types() -> list[NodeType]:
     from nexus.engine.nodes.agent import AgentNode
     from nexus.engine.nodes.approval import ApprovalNode
+    from nexus.engine.nodes.code import CodeNode
     from nexus.engine.nodes.condition import ConditionNode
     from nexus.engine.nodes.delay import DelayNode
     from nexus.engine.nodes.http import HttpNode
@@ -36,4 +37,5 @@ def builtin_node_types() -> list[NodeType]:
         ToolNode(),
         HttpNode(),
         SubworkflowNode(),
+        CodeNode(),
     ]
