@@ -21,12 +21,19 @@ INPUTS: dict[str, dict[str, Any]] = {
     "parallel-perspectives": {"idea": "remote work"},
     "iterate-list": {"items": ["a", "b", "c"]},
     "approval-gate": {"subject": "the office"},
+    "code-node": {"numbers": [1, 2, 3]},
 }
 
 
 async def fake_llm(prompt: str, *, model: str, system, schema, on_token) -> str:  # type: ignore[no-untyped-def]
     assert model == "local:smollm2-135m"
     return "billing" if "Classify" in prompt else f"answer to: {prompt.splitlines()[-1]}"
+
+
+async def fake_run_code(language: str, code: str, *, files, timeout_s, memory_mb):  # type: ignore[no-untyped-def]
+    """Stands in for the sandbox (tests/code/test_code_example.py runs the real one)."""
+    assert language == "python" and "statistics" in files["node_code.py"]
+    return {"exit_code": 0, "stdout": '{"count": 3, "mean": 2.0, "median": 2, "max": 3}\n'}
 
 
 def test_every_example_is_listed() -> None:
@@ -37,7 +44,9 @@ def test_every_example_is_listed() -> None:
 async def test_example_runs(name: str) -> None:
     spec = WorkflowSpec.from_yaml((EXAMPLES / f"{name}.yaml").read_text())
     assert spec.name == name
-    executor = WorkflowExecutor(InMemoryCheckpointer(), services=Services(llm=fake_llm))
+    executor = WorkflowExecutor(
+        InMemoryCheckpointer(), services=Services(llm=fake_llm, run_code=fake_run_code)
+    )
     plan = executor.compile(spec)
     sink = MemoryEventSink()
     outcome = await executor.start(plan, INPUTS[name], events=sink)
@@ -59,6 +68,7 @@ async def test_example_runs(name: str) -> None:
             }
         },
         "iterate-list": {"descriptions": [f"answer to: Describe {x} in one line." for x in "abc"]},
+        "code-node": {"stats": {"count": 3, "mean": 2.0, "median": 2, "max": 3}},
         "approval-gate": {
             "published": {
                 "published": True,
