@@ -7,7 +7,7 @@ run of it; nothing in here changes while runs execute.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -28,8 +28,9 @@ class PlannedNode:
     render: Renderer | None
     """Renders the templated properties for one execution; ``None`` when there are none."""
     output_ports: tuple[str, ...]
-    out_edges: list[tuple[str, str, str]] = field(default_factory=list)
-    """``(source port, target node, target port)`` for every edge leaving this node."""
+    out_edges: tuple[tuple[str, str, str], ...] = ()
+    """``(source port, target node, target port)`` for every edge leaving this node (tuples
+    of strings: the garbage collector stops tracking them, so big plans cost it little)."""
     in_degree: int = 0
     first: bool = False
     """Runs on the first value that arrives (merge ``first``)."""

@@ -222,6 +222,7 @@ def compile_workflow(
 
     edge_ids: set[str] = set()
     connected: set[tuple[str, str]] = set()
+    outgoing: dict[str, list[tuple[str, str, str]]] = {}
     for edge in spec.edges:
         where = "edges." + edge.id
         if edge.id in edge_ids:
@@ -285,8 +286,10 @@ def compile_workflow(
             )
             continue
         connected.add((dst.node, dst.port))
-        nodes[src.node].out_edges.append((src.port, dst.node, dst.port))
+        outgoing.setdefault(src.node, []).append((src.port, dst.node, dst.port))
         nodes[dst.node].in_degree += 1
+    for nid, leaving in outgoing.items():
+        nodes[nid].out_edges = tuple(leaving)
 
     for nid in nodes:
         for name, spec_port in (in_ports[nid] or {}).items():
