@@ -1,3 +1,825 @@
+// The workflow editor: canvas (React Flow), palette, properties panel, versions, validation,
+// undo/redo, copy/paste, auto-layout, keyboard shortcuts, and the run panel (editor/run/**).
+import "@xyflow/react/dist/style.css";
+import "./editor.css";
+
+import {
+  Background,
+  BackgroundVariant,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+  type Connection,
+  type EdgeChange,
+  type FinalConnectionState,
+  type IsValidConnection,
+  type NodeChange,
+  type OnSelectionChangeParams,
+  applyEdgeChanges,
+  applyNodeChanges,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import { useParams } from "react-router-dom";
+import { ApiError, api, errorMessage, ok } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
+import { Button, ErrorState, LoadingState } from "../components/ui";
+import { EditorContext } from "./context";
+import {
+  attachNodeIds,
+  checkConnection,
+  defaultProperties,
+  edgeId,
+  freshId,
+  issuesFromDetails,
+  NEW_INPUT_HANDLE,
+  needsLayout,
+  toFlow,
+  toSpecEdges,
+  toSpecNodes,
+  validateLocally,
+  type Issue,
+  type NodeSpec,
+  type NodeType,
+  type WfEdge,
+  type WfNode,
+  type Workflow,
+} from "./graph";
+import { autoLayout } from "./layout";
+import { DND_MIME, Palette } from "./Palette";
+import { PropertiesPanel, type WorkflowMeta } from "./PropertiesPanel";
+import { RunPanel } from "./run/RunPanel";
+import type { NodeRunState, RunView } from "./run/types";
+import { ShortcutsHelp } from "./ShortcutsHelp";
+import { issueStore, runStore } from "./stores";
+import { nodeTypes } from "./WorkflowNode";
+import { VersionsPanel } from "./VersionsPanel";
+
+interface Snapshot {
+  nodes: WfNode[];
+  edges: WfEdge[];
+  meta: WorkflowMeta;
+}
+
+const HISTORY_LIMIT = 200;
+const DELETE_KEYS = ["Delete", "Backspace"];
+const MULTI_KEYS = ["Shift", "Meta", "Control"];
+const PRO_OPTIONS = { hideAttribution: true };
+const FIT_OPTIONS = { padding: 0.15, maxZoom: 1.25 };
+
+function metaOf(w: Workflow): WorkflowMeta {
+  return { name: w.name, description: w.description ?? "", inputs: (w.inputs ?? { type: "object" }) as Record<string, unknown> };
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  if (!el) return false;
+  const tag = el.tagName;
+  return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+}
+
+function sameRunState(a: NodeRunState | undefined, b: NodeRunState): boolean {
+  return (
+    !!a &&
+    a.status === b.status &&
+    a.tokens === b.tokens &&
+    a.error === b.error &&
+    a.output === b.output &&
+    a.input === b.input &&
+    a.durationMs === b.durationMs
+  );
+}
+
+function Editor({
+  initial,
+  types,
+  runId,
+}: {
+  initial: Workflow;
+  types: Map<string, NodeType>;
+  runId?: string;
+}) {
+  const { canEdit } = useAuth();
+  const readOnly = !canEdit || !initial.editable;
+  const flow = useReactFlow<WfNode, WfEdge>();
+  const wrapper = useRef<HTMLDivElement>(null);
+
+  const start = useMemo((): Snapshot => {
+    const { nodes, edges } = toFlow(initial);
+    return { nodes: needsLayout(nodes) ? autoLayout(nodes, edges) : nodes, edges, meta: metaOf(initial) };
+  }, [initial]);
+
+  const [nodes, setNodes] = useState<WfNode[]>(start.nodes);
+  const [edges, setEdges] = useState<WfEdge[]>(start.edges);
+  const [meta, setMeta] = useState<WorkflowMeta>(start.meta);
+  const [saved, setSaved] = useState<Workflow>(initial);
+  const nodesRef = useRef(nodes);
+  const edgesRef = useRef(edges);
+  const metaRef = useRef(meta);
+
+  // history: past snapshots, the present one, the redo stack, and what the server has
+  const past = useRef<Snapshot[]>([]);
+  const future = useRef<Snapshot[]>([]);
+  const present = useRef<Snapshot>(start);
+  const savedSnap = useRef<Snapshot>(start);
+  const [dirty, setDirty] = useState(false);
+  const [historyTick, setHistoryTick] = useState(0);
+
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [selectedIds, setSelectedIds] = useState<string[]>([]);
+  const [connectionError, setConnectionError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [saveError, setSaveError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [showHelp, setShowHelp] = useState(false);
+  const [showVersions, setShowVersions] = useState(false);
+  const [activeEdges, setActiveEdges] = useState<Set<string>>(() => new Set());
+  const clipboard = useRef<{ nodes: WfNode[]; edges: WfEdge[] } | null>(null);
+
+  const updateNodes = useCallback((fn: (n: WfNode[]) => WfNode[]) => {
+    const next = fn(nodesRef.current);
+    nodesRef.current = next;
+    setNodes(next);
+  }, []);
+  const updateEdges = useCallback((fn: (e: WfEdge[]) => WfEdge[]) => {
+    const next = fn(edgesRef.current);
+    edgesRef.current = next;
+    setEdges(next);
+  }, []);
+  const updateMeta = useCallback((m: WorkflowMeta) => {
+    metaRef.current = m;
+    setMeta(m);
+    setDirty(true);
+  }, []);
+
+  /** Record the current document as one undo step (no-op when nothing changed). */
+  const commit = useCallback(() => {
+    const p = present.current;
+    const snap: Snapshot = { nodes: nodesRef.current, edges: edgesRef.current, meta: metaRef.current };
+    if (snap.nodes === p.nodes && snap.edges === p.edges && snap.meta === p.meta) return;
+    past.current.push(p);
+    if (past.current.length > HISTORY_LIMIT) past.current.shift();
+    future.current = [];
+    present.current = snap;
+    setDirty(snap !== savedSnap.current);
+    setHistoryTick((t) => t + 1);
+  }, []);
+  const commitScheduled = useRef(false);
+  const commitSoon = useCallback(() => {
+    if (commitScheduled.current) return;
+    commitScheduled.current = true;
+    queueMicrotask(() => {
+      commitScheduled.current = false;
+      commit();
+    });
+  }, [commit]);
+
+  const restore = useCallback((snap: Snapshot) => {
+    nodesRef.current = snap.nodes;
+    edgesRef.current = snap.edges;
+    metaRef.current = snap.meta;
+    setNodes(snap.nodes);
+    setEdges(snap.edges);
+    setMeta(snap.meta);
+    present.current = snap;
+    setDirty(snap !== savedSnap.current);
+    setHistoryTick((t) => t + 1);
+  }, []);
+
+  const undo = useCallback(() => {
+    commit(); // an edit still being typed becomes its own step first
+    const prev = past.current.pop();
+    if (!prev) return;
+    future.current.push(present.current);
+    restore(prev);
+  }, [commit, restore]);
+
+  const redo = useCallback(() => {
+    const next = future.current.pop();
+    if (!next) return;
+    past.current.push(present.current);
+    restore(next);
+  }, [restore]);
+
+  /** Replace everything with a workflow from the server (load, restore a version). */
+  const resetTo = useCallback(
+    (w: Workflow) => {
+      const { nodes: n, edges: e } = toFlow(w);
+      const snap: Snapshot = { nodes: needsLayout(n) ? autoLayout(n, e) : n, edges: e, meta: metaOf(w) };
+      past.current = [];
+      future.current = [];
+      savedSnap.current = snap;
+      restore(snap);
+      setSaved(w);
+      setIssues([]);
+      setDirty(false);
+    },
+    [restore],
+  );
+
+  // ---- node / edge changes from React Flow -------------------------------------------------
+  const onNodesChange = useCallback(
+    (changes: NodeChange<WfNode>[]) => {
+      let edits = false;
+      let settle = false;
+      for (const c of changes) {
+        if (c.type === "remove" || c.type === "add" || c.type === "replace") {
+          edits = true;
+          settle = true;
+        } else if (c.type === "position" && c.position) {
+          edits = true;
+          if (!c.dragging) settle = true;
+        }
+      }
+      if (readOnly && edits) {
+        changes = changes.filter((c) => c.type === "select" || c.type === "dimensions");
+        edits = settle = false;
+      }
+      updateNodes((n) => applyNodeChanges(changes, n));
+      if (edits) setDirty(true);
+      if (settle) commitSoon();
+    },
+    [readOnly, updateNodes, commitSoon],
+  );
+
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange<WfEdge>[]) => {
+      if (readOnly) changes = changes.filter((c) => c.type === "select");
+      const edits = changes.some((c) => c.type !== "select");
+      updateEdges((e) => applyEdgeChanges(changes, e));
+      if (edits) {
+        setDirty(true);
+        commitSoon();
+      }
+    },
+    [readOnly, updateEdges, commitSoon],
+  );
+
+  const onSelectionChange = useCallback(({ nodes: sel }: OnSelectionChangeParams<WfNode, WfEdge>) => {
+    setSelectedIds((prev) => {
+      const ids = sel.map((n) => n.id);
+      return prev.length === ids.length && prev.every((id, i) => id === ids[i]) ? prev : ids;
+    });
+  }, []);
+
+  // ---- connections with type checking -------------------------------------------------------
+  const lookup = useMemo(
+    () =>
+      ({
+        get: (id: string) => flow.getNode(id),
+      }) as unknown as Map<string, WfNode>,
+    [flow],
+  );
+
+  const isValidConnection: IsValidConnection<WfEdge> = useCallback(
+    (c) =>
+      !readOnly &&
+      checkConnection(lookup, types, edgesRef.current, {
+        source: c.source,
+        sourceHandle: c.sourceHandle,
+        target: c.target,
+        targetHandle: c.targetHandle,
+      }).ok,
+    [lookup, types, readOnly],
+  );
+
+  const onConnect = useCallback(
+    (c: Connection) => {
+      const check = checkConnection(lookup, types, edgesRef.current, c);
+      if (!check.ok) {
+        setConnectionError(check.reason ?? "Connection refused.");
+        return;
+      }
+      setConnectionError(null);
+      let targetHandle = c.targetHandle ?? "input";
+      if (targetHandle === NEW_INPUT_HANDLE) {
+        const used = new Set(edgesRef.current.filter((e) => e.target === c.target).map((e) => e.targetHandle ?? ""));
+        let k = used.size + 1;
+        while (used.has(`in${k}`)) k++;
+        targetHandle = `in${k}`;
+      }
+      const sourceHandle = c.sourceHandle ?? "output";
+      const taken = new Set(edgesRef.current.map((e) => e.id));
+      let id = edgeId(c.source, sourceHandle, c.target, targetHandle);
+      for (let i = 2; taken.has(id); i++) id = `${edgeId(c.source, sourceHandle, c.target, targetHandle)}-${i}`;
+      updateEdges((e) => [...e, { id, source: c.source, sourceHandle, target: c.target, targetHandle }]);
+      setDirty(true);
+      commitSoon();
+    },
+    [lookup, types, updateEdges, commitSoon],
+  );
+
+  const onConnectEnd = useCallback(
+    (_event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+      if (state.isValid !== false || !state.toHandle || !state.fromHandle) return;
+      const from = state.fromHandle;
+      const to = state.toHandle;
+      if (from.type === to.type) {
+        setConnectionError(from.type === "source" ? "Connect an output port to an input port." : "Connect an input port to an output port.");
+        return;
+      }
+      const c = from.type === "source"
+        ? { source: from.nodeId, sourceHandle: from.id ?? null, target: to.nodeId, targetHandle: to.id ?? null }
+        : { source: to.nodeId, sourceHandle: to.id ?? null, target: from.nodeId, targetHandle: from.id ?? null };
+      const check = readOnly ? { ok: false, reason: "You can view this workflow but not change it." } : checkConnection(lookup, types, edgesRef.current, c);
+      if (!check.ok) setConnectionError(check.reason ?? "Connection refused.");
+    },
+    [lookup, types, readOnly],
+  );
+
+  useEffect(() => {
+    if (!connectionError) return;
+    const t = window.setTimeout(() => setConnectionError(null), 8000);
+    return () => window.clearTimeout(t);
+  }, [connectionError]);
+
+  // ---- adding nodes: drag from the palette, click / Enter, paste ------------------------------
+  const addNode = useCallback(
+    (type: string, position: { x: number; y: number }) => {
+      const nodeType = types.get(type);
+      if (!nodeType || readOnly) return;
+      const taken = new Set(nodesRef.current.map((n) => n.id));
+      const id = freshId(type, taken);
+      const node: WfNode = {
+        id,
+        type: "wf",
+        position,
+        selected: true,
+        data: { spec: { id, type, name: "", properties: defaultProperties(nodeType) } },
+      };
+      updateNodes((n) => [...n.map((x) => (x.selected ? { ...x, selected: false } : x)), node]);
+      setDirty(true);
+      commitSoon();
+    },
+    [types, readOnly, updateNodes, commitSoon],
+  );
+
+  const centre = useCallback(() => {
+    const rect = wrapper.current?.getBoundingClientRect();
+    if (!rect) return { x: 0, y: 0 };
+    const p = flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 });
+    const jitter = (nodesRef.current.length % 5) * 24;
+    return { x: p.x - 110 + jitter, y: p.y - 50 + jitter };
+  }, [flow]);
+
+  const addAtCentre = useCallback((type: string) => addNode(type, centre()), [addNode, centre]);
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    if (e.dataTransfer.types.includes(DND_MIME) || e.dataTransfer.types.includes("text/plain")) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "move";
+    }
+  }, []);
+
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      const type = e.dataTransfer.getData(DND_MIME) || e.dataTransfer.getData("text/plain");
+      if (!type || !types.has(type)) return;
+      e.preventDefault();
+      const p = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      addNode(type, { x: p.x - 20, y: p.y - 20 });
+    },
+    [flow, types, addNode],
+  );
+
+  const copy = useCallback(() => {
+    const sel = nodesRef.current.filter((n) => n.selected);
+    if (sel.length === 0) return;
+    const ids = new Set(sel.map((n) => n.id));
+    clipboard.current = {
+      nodes: sel,
+      edges: edgesRef.current.filter((e) => ids.has(e.source) && ids.has(e.target)),
+    };
+    setNotice(`Copied ${sel.length} node${sel.length === 1 ? "" : "s"}.`);
+  }, []);
+
+  const paste = useCallback(() => {
+    const clip = clipboard.current;
+    if (!clip || readOnly) return;
+    const taken = new Set(nodesRef.current.map((n) => n.id));
+    const rename = new Map<string, string>();
+    const added: WfNode[] = clip.nodes.map((n) => {
+      const id = freshId(n.id.replace(/_\d+$/, ""), taken);
+      taken.add(id);
+      rename.set(n.id, id);
+      return {
+        id,
+        type: "wf",
+        position: { x: n.position.x + 40, y: n.position.y + 40 },
+        selected: true,
+        data: { spec: { ...n.data.spec, id } },
+      };
+    });
+    const edgeIds = new Set(edgesRef.current.map((e) => e.id));
+    const addedEdges: WfEdge[] = clip.edges.map((e) => {
+      const source = rename.get(e.source)!;
+      const target = rename.get(e.target)!;
+      let id = edgeId(source, e.sourceHandle ?? "output", target, e.targetHandle ?? "input");
+      while (edgeIds.has(id)) id = `${id}-copy`;
+      edgeIds.add(id);
+      return { id, source, target, sourceHandle: e.sourceHandle, targetHandle: e.targetHandle };
+    });
+    updateNodes((n) => [...n.map((x) => (x.selected ? { ...x, selected: false } : x)), ...added]);
+    updateEdges((e) => [...e, ...addedEdges]);
+    // the next paste lands further along
+    clipboard.current = { nodes: added.map((n) => ({ ...n, selected: false })), edges: addedEdges };
+    setDirty(true);
+    commitSoon();
+  }, [readOnly, updateNodes, updateEdges, commitSoon]);
+
+  const selectAll = useCallback(() => {
+    updateNodes((n) => n.map((x) => (x.selected ? x : { ...x, selected: true })));
+  }, [updateNodes]);
+
+  const layout = useCallback(() => {
+    if (readOnly) return;
+    updateNodes((n) => autoLayout(n, edgesRef.current));
+    setDirty(true);
+    commitSoon();
+    window.requestAnimationFrame(() => void flow.fitView(FIT_OPTIONS));
+  }, [readOnly, updateNodes, commitSoon, flow]);
+
+  const fit = useCallback(() => void flow.fitView({ ...FIT_OPTIONS, duration: 200 }), [flow]);
+
+  // ---- properties ---------------------------------------------------------------------------
+  const onNodeChange = useCallback(
+    (id: string, update: (spec: NodeSpec) => NodeSpec) => {
+      if (readOnly) return;
+      updateNodes((n) => n.map((x) => (x.id === id ? { ...x, data: { ...x.data, spec: update(x.data.spec) } } : x)));
+      setDirty(true);
+    },
+    [readOnly, updateNodes],
+  );
+
+  // ---- validation and saving ----------------------------------------------------------------
+  const specBody = useCallback(() => {
+    const m = metaRef.current;
+    return {
+      name: m.name,
+      description: m.description,
+      inputs: m.inputs,
+      nodes: toSpecNodes(nodesRef.current),
+      edges: toSpecEdges(edgesRef.current),
+      limits: saved.limits,
+    };
+  }, [saved.limits]);
+
+  const save = useCallback(async (): Promise<boolean> => {
+    if (readOnly) return false;
+    commit();
+    const snap = present.current;
+    const body = specBody();
+    setSaving(true);
+    setSaveError(null);
+    try {
+      const wf = await ok(
+        api.PUT("/api/v1/workflows/{workflow_id}", {
+          params: { path: { workflow_id: initial.id } },
+          body: body as never,
+        }),
+      );
+      savedSnap.current = snap;
+      setSaved(wf);
+      setIssues([]);
+      setDirty(present.current !== snap);
+      setNotice("Saved.");
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError) {
+        const found = attachNodeIds(issuesFromDetails(e.details), body.nodes);
+        setIssues(found);
+        setSaveError(
+          found.length
+            ? `Not saved: ${found.length} problem${found.length === 1 ? "" : "s"} — ${e.message}`
+            : `Not saved: ${e.message}`,
+        );
+      } else setSaveError(`Not saved: ${errorMessage(e)}`);
+      return false;
+    } finally {
+      setSaving(false);
+    }
+  }, [readOnly, commit, specBody, initial.id]);
+
+  const dirtyRef = useRef(dirty);
+  dirtyRef.current = dirty;
+  const saveIfDirty = useCallback(async () => (dirtyRef.current && !readOnly ? save() : true), [save, readOnly]);
+
+  const validate = useCallback(() => {
+    const found = validateLocally(nodesRef.current, edgesRef.current, types);
+    setIssues(found);
+    setSaveError(null);
+    setNotice(
+      found.length === 0
+        ? "No problems found (the server checks the whole graph again on save)."
+        : `${found.length} problem${found.length === 1 ? "" : "s"} found.`,
+    );
+  }, [types]);
+
+  useEffect(() => {
+    const byNode = new Map<string, string[]>();
+    for (const i of issues) {
+      if (!i.node) continue;
+      const list = byNode.get(i.node);
+      const text = i.field && !i.field.startsWith("properties.") ? `${i.field}: ${i.message}` : i.message;
+      if (list) list.push(text);
+      else byNode.set(i.node, [text]);
+    }
+    issueStore.replace(byNode);
+  }, [issues]);
+
+  useEffect(() => {
+    if (!notice) return;
+    const t = window.setTimeout(() => setNotice(null), 4000);
+    return () => window.clearTimeout(t);
+  }, [notice]);
+
+  // ---- run view from the run panel ----------------------------------------------------------
+  const [runStatus, setRunStatus] = useState<string | null>(null);
+  const onRunView = useCallback((view: RunView) => {
+    const next = new Map<string, NodeRunState>();
+    for (const [id, state] of Object.entries(view.nodes)) {
+      const prev = runStore.get(id);
+      next.set(id, prev && sameRunState(prev, state) ? prev : state);
+    }
+    runStore.replace(next);
+    setActiveEdges((prev) => {
+      const a = view.activeEdges;
+      if (prev.size === a.size && [...a].every((id) => prev.has(id))) return prev;
+      return new Set(a);
+    });
+    setRunStatus(view.status);
+  }, []);
+
+  useEffect(
+    () => () => {
+      runStore.replace(new Map());
+      issueStore.replace(new Map());
+    },
+    [],
+  );
+
+  const shownEdges = useMemo(() => {
+    if (activeEdges.size === 0) return edges;
+    return edges.map((e) => (activeEdges.has(e.id) ? { ...e, animated: true, className: "edge-active" } : e));
+  }, [edges, activeEdges]);
+
+  // ---- keyboard shortcuts -------------------------------------------------------------------
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const mod = e.ctrlKey || e.metaKey;
+      const key = e.key.toLowerCase();
+      if (mod && key === "s") {
+        e.preventDefault();
+        if (!readOnly && dirtyRef.current) void save();
+        return;
+      }
+      if (isTyping(e.target)) return;
+      if (document.querySelector(".overlay") && e.key !== "Escape") return;
+      if (mod && key === "z") {
+        e.preventDefault();
+        if (readOnly) return;
+        if (e.shiftKey) redo();
+        else undo();
+      } else if (mod && key === "y") {
+        e.preventDefault();
+        if (!readOnly) redo();
+      } else if (mod && key === "c") {
+        copy();
+      } else if (mod && key === "v") {
+        e.preventDefault();
+        paste();
+      } else if (mod && key === "a") {
+        e.preventDefault();
+        selectAll();
+      } else if (e.key === "?") {
+        e.preventDefault();
+        setShowHelp(true);
+      } else if (e.key === "Escape") {
+        setShowHelp(false);
+      } else if (!mod && !e.altKey && key === "l") {
+        layout();
+      } else if (!mod && !e.altKey && key === "f") {
+        fit();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [readOnly, save, undo, redo, copy, paste, selectAll, layout, fit]);
+
+  // ---- unsaved-changes guard ----------------------------------------------------------------
+  useEffect(() => {
+    if (!dirty) return;
+    const onBeforeUnload = (e: BeforeUnloadEvent) => {
+      e.preventDefault();
+      e.returnValue = "";
+    };
+    // in-app links (the router has no data-router blocker here): ask before leaving
+    const onClick = (e: MouseEvent) => {
+      const a = (e.target as HTMLElement | null)?.closest?.("a[href]") as HTMLAnchorElement | null;
+      if (!a || a.target === "_blank" || a.hasAttribute("download")) return;
+      const url = new URL(a.href, window.location.href);
+      if (url.origin !== window.location.origin || url.pathname === window.location.pathname) return;
+      if (!window.confirm("You have unsaved changes. Leave without saving?")) {
+        e.preventDefault();
+        e.stopPropagation();
+      }
+    };
+    window.addEventListener("beforeunload", onBeforeUnload);
+    document.addEventListener("click", onClick, true);
+    return () => {
+      window.removeEventListener("beforeunload", onBeforeUnload);
+      document.removeEventListener("click", onClick, true);
+    };
+  }, [dirty]);
+
+  // ---- derived view state -------------------------------------------------------------------
+  const envValue = useMemo(() => ({ types, readOnly }), [types, readOnly]);
+  const paletteTypes = useMemo(() => [...types.values()].sort((a, b) => a.type.localeCompare(b.type)), [types]);
+  const selectedId = selectedIds.length === 1 ? selectedIds[0] : null;
+  const selectedNode = selectedId ? nodes.find((n) => n.id === selectedId) : undefined;
+  const selectedSpec = selectedNode?.data.spec;
+  const panelNode = useMemo(
+    () => (selectedId && selectedSpec ? { id: selectedId, spec: selectedSpec } : null),
+    [selectedId, selectedSpec],
+  );
+  void historyTick;
+  const canUndo = past.current.length > 0 || present.current.nodes !== nodes || present.current.edges !== edges || present.current.meta !== meta;
+  const canRedo = future.current.length > 0;
+  const problemCount = issues.length;
+
+  return (
+    <EditorContext.Provider value={envValue}>
+      <div className="editor">
+        <header className="editor-toolbar glass">
+          <h1 className="editor-title" title={meta.name}>
+            {meta.name}
+            {dirty ? <span className="dirty-dot" title="Unsaved changes" aria-label="Unsaved changes"> ●</span> : null}
+          </h1>
+          <div className="toolbar-buttons" role="toolbar" aria-label="Editor">
+            {!readOnly ? (
+              <>
+                <Button variant="primary" onClick={() => void save()} disabled={!dirty} busy={saving} title="Save (Ctrl+S)">
+                  Save
+                </Button>
+                <Button onClick={undo} disabled={!canUndo} title="Undo (Ctrl+Z)">
+                  Undo
+                </Button>
+                <Button onClick={redo} disabled={!canRedo} title="Redo (Ctrl+Shift+Z)">
+                  Redo
+                </Button>
+                <Button onClick={layout} title="Auto-layout (L)">
+                  Auto-layout
+                </Button>
+              </>
+            ) : (
+              <span className="badge" title="You can view and run this workflow">read-only</span>
+            )}
+            <Button onClick={fit} title="Fit view (F)">
+              Fit view
+            </Button>
+            <Button onClick={validate} title="Check the graph for problems">
+              Validate
+            </Button>
+            <Button onClick={() => setShowVersions((v) => !v)} aria-pressed={showVersions}>
+              Versions
+            </Button>
+            <Button variant="ghost" onClick={() => setShowHelp(true)} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)">
+              ?
+            </Button>
+          </div>
+          <div className="toolbar-messages" aria-live="polite">
+            {notice ? <span className="notice" role="status">{notice}</span> : null}
+            {problemCount && !saveError ? <span className="field-error">{problemCount} problem{problemCount === 1 ? "" : "s"}</span> : null}
+          </div>
+        </header>
+        {saveError ? (
+          <div className="editor-banner" role="alert" data-testid="save-error">
+            {saveError}
+            <Button variant="ghost" onClick={() => setSaveError(null)} aria-label="Dismiss">
+              ✕
+            </Button>
+          </div>
+        ) : null}
+        <div className="editor-body">
+          {!readOnly ? <Palette types={paletteTypes} onAdd={addAtCentre} /> : null}
+          <div className={`canvas${runStatus ? " canvas-running" : ""}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop}>
+            <ReactFlow<WfNode, WfEdge>
+              nodes={nodes}
+              edges={shownEdges}
+              nodeTypes={nodeTypes}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onConnect={onConnect}
+              onConnectEnd={onConnectEnd}
+              isValidConnection={isValidConnection}
+              onSelectionChange={onSelectionChange}
+              onlyRenderVisibleElements
+              fitView={start.nodes.length > 0}
+              fitViewOptions={FIT_OPTIONS}
+              minZoom={0.05}
+              maxZoom={2.5}
+              deleteKeyCode={readOnly ? null : DELETE_KEYS}
+              multiSelectionKeyCode={MULTI_KEYS}
+              nodesDraggable={!readOnly}
+              nodesConnectable={!readOnly}
+              colorMode="dark"
+              proOptions={PRO_OPTIONS}
+              aria-label="Workflow canvas"
+            >
+              <Background variant={BackgroundVariant.Dots} gap={24} size={1} color="rgba(0,255,255,0.18)" />
+              <MiniMap pannable zoomable ariaLabel="Mini map" nodeColor="rgba(0,255,255,0.45)" maskColor="rgba(10,10,26,0.7)" />
+              <Controls showFitView={false} showInteractive={false} />
+            </ReactFlow>
+            {connectionError ? (
+              <div className="connection-error" role="alert" data-testid="connection-error">
+                Connection refused: {connectionError}
+              </div>
+            ) : null}
+            {nodes.length === 0 ? (
+              <div className="canvas-empty">
+                {readOnly ? "This workflow has no nodes." : "Drag a node from the palette (or press Enter on one) to start."}
+              </div>
+            ) : null}
+          </div>
+          <aside className="editor-side" aria-label="Inspector">
+            <RunPanel
+              workflowId={initial.id}
+              workflow={saved}
+              initialRunId={runId}
+              selectedNodeId={selectedId}
+              canEdit={!readOnly}
+              saveIfDirty={saveIfDirty}
+              onRunView={onRunView}
+            />
+            {showVersions ? (
+              <VersionsPanel
+                workflowId={initial.id}
+                publishedVersion={saved.published_version ?? null}
+                canEdit={!readOnly}
+                dirty={dirty}
+                saveIfDirty={saveIfDirty}
+                onRestored={(w) => {
+                  resetTo(w);
+                  setNotice("Version restored as the draft.");
+                }}
+                onPublished={(v) => {
+                  setSaved((w) => ({ ...w, published_version: v.version }));
+                  setNotice(`Published v${v.version}.`);
+                }}
+                onClose={() => setShowVersions(false)}
+              />
+            ) : null}
+            <PropertiesPanel
+              node={panelNode}
+              nodeType={selectedSpec ? types.get(selectedSpec.type) : undefined}
+              selectedCount={selectedIds.length}
+              readOnly={readOnly}
+              issues={issues}
+              meta={meta}
+              onNodeChange={onNodeChange}
+              onMetaChange={updateMeta}
+              onCommit={commit}
+            />
+          </aside>
+        </div>
+        {showHelp ? <ShortcutsHelp onClose={() => setShowHelp(false)} /> : null}
+      </div>
+    </EditorContext.Provider>
+  );
+}
+
 export default function EditorPage() {
-  return <p>The editor is being built.</p>;
+  const { workflowId = "", runId } = useParams();
+  const [state, setState] = useState<
+    { kind: "loading" } | { kind: "error"; message: string } | { kind: "ready"; workflow: Workflow; types: Map<string, NodeType> }
+  >({ kind: "loading" });
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    let live = true;
+    setState({ kind: "loading" });
+    Promise.all([
+      ok(api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } } })),
+      ok(api.GET("/api/v1/node-types")),
+    ]).then(
+      ([workflow, list]) => {
+        if (!live) return;
+        const types = new Map((list as unknown as NodeType[]).map((t) => [t.type, t]));
+        setState({ kind: "ready", workflow, types });
+      },
+      (e: unknown) => live && setState({ kind: "error", message: errorMessage(e) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [workflowId, attempt]);
+
+  if (state.kind === "loading") return <LoadingState label="Loading workflow" />;
+  if (state.kind === "error") return <ErrorState error={state.message} onRetry={() => setAttempt((a) => a + 1)} />;
+  return (
+    <ReactFlowProvider>
+      <Editor key={state.workflow.id} initial={state.workflow} types={state.types} runId={runId} />
+    </ReactFlowProvider>
+  );
 }

@@ -1,0 +1,273 @@
+// The properties panel: the selected node's name, properties (generated from its type's JSON
+// Schema) and policy; with nothing selected, the workflow's own name, description and inputs.
+import { useEffect, useId, useState } from "react";
+import type { Issue, JsonSchema, NodePolicy, NodeSpec, NodeType } from "./graph";
+import { SchemaField } from "./fields";
+
+export interface WorkflowMeta {
+  name: string;
+  description: string;
+  inputs: Record<string, unknown>;
+}
+
+interface Props {
+  node: { id: string; spec: NodeSpec } | null;
+  nodeType: NodeType | undefined;
+  selectedCount: number;
+  readOnly: boolean;
+  issues: Issue[];
+  meta: WorkflowMeta;
+  onNodeChange: (id: string, update: (spec: NodeSpec) => NodeSpec) => void;
+  onMetaChange: (meta: WorkflowMeta) => void;
+  onCommit: () => void;
+}
+
+function fieldError(issues: Issue[], key: string): string | undefined {
+  const hit = issues.find((i) => i.field === `properties.${key}` || i.field.startsWith(`properties.${key}.`) || i.field.startsWith(`properties.${key}[`));
+  return hit?.message;
+}
+
+function PolicyFields({
+  policy,
+  readOnly,
+  onChange,
+  onCommit,
+}: {
+  policy: NodePolicy;
+  readOnly: boolean;
+  onChange: (p: NodePolicy) => void;
+  onCommit: () => void;
+}) {
+  const id = useId();
+  return (
+    <details className="policy">
+      <summary>Retries, timeout and errors</summary>
+      <div className="field">
+        <label htmlFor={`${id}-retries`}>Retries</label>
+        <input
+          id={`${id}-retries`}
+          type="number"
+          min={0}
+          max={20}
+          value={policy.retries ?? 0}
+          readOnly={readOnly}
+          onChange={(e) => onChange({ ...policy, retries: Math.max(0, Math.min(20, Math.trunc(Number(e.target.value) || 0))) })}
+          onBlur={onCommit}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-timeout`}>Timeout (seconds)</label>
+        <input
+          id={`${id}-timeout`}
+          type="number"
+          min={0}
+          step="any"
+          value={policy.timeout_s ?? ""}
+          placeholder="none"
+          readOnly={readOnly}
+          onChange={(e) => {
+            const v = Number(e.target.value);
+            onChange({ ...policy, timeout_s: e.target.value === "" || !(v > 0) ? null : v });
+          }}
+          onBlur={onCommit}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-onerror`}>On error</label>
+        <select
+          id={`${id}-onerror`}
+          value={policy.on_error ?? "fail"}
+          disabled={readOnly}
+          onChange={(e) => {
+            onChange({ ...policy, on_error: e.target.value as NodePolicy["on_error"] });
+            onCommit();
+          }}
+        >
+          <option value="fail">fail the run</option>
+          <option value="continue">continue with the default value</option>
+          <option value="error_port">fire the error port</option>
+        </select>
+      </div>
+    </details>
+  );
+}
+
+function InputsSchemaField({
+  value,
+  readOnly,
+  onChange,
+  onCommit,
+}: {
+  value: Record<string, unknown>;
+  readOnly: boolean;
+  onChange: (v: Record<string, unknown>) => void;
+  onCommit: () => void;
+}) {
+  const id = useId();
+  const [text, setText] = useState(JSON.stringify(value, null, 2));
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setText((t) => {
+      try {
+        if (JSON.stringify(JSON.parse(t)) === JSON.stringify(value)) return t;
+      } catch {
+        /* replace */
+      }
+      return JSON.stringify(value, null, 2);
+    });
+  }, [value]);
+  return (
+    <div className="field">
+      <label htmlFor={id}>Inputs (JSON Schema)</label>
+      <textarea
+        id={id}
+        className="code"
+        rows={8}
+        value={text}
+        readOnly={readOnly}
+        spellCheck={false}
+        aria-invalid={error ? true : undefined}
+        onChange={(e) => {
+          setText(e.target.value);
+          try {
+            const parsed: unknown = JSON.parse(e.target.value);
+            if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+              setError("Must be a JSON object (a JSON Schema).");
+              return;
+            }
+            setError(null);
+            onChange(parsed as Record<string, unknown>);
+          } catch (err) {
+            setError(`Invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }}
+        onBlur={onCommit}
+      />
+      {error ? (
+        <span className="field-hint field-error" role="alert">
+          {error}
+        </span>
+      ) : (
+        <span className="field-hint">One run-form field per property, e.g. {'{"type":"object","properties":{"topic":{"type":"string"}}}'}</span>
+      )}
+    </div>
+  );
+}
+
+export function PropertiesPanel({
+  node,
+  nodeType,
+  selectedCount,
+  readOnly,
+  issues,
+  meta,
+  onNodeChange,
+  onMetaChange,
+  onCommit,
+}: Props) {
+  const nameId = useId();
+  if (!node) {
+    return (
+      <section className="props glass" data-testid="properties-panel" aria-label="Properties">
+        <h2>Workflow</h2>
+        {selectedCount > 1 ? <p className="muted">{selectedCount} nodes selected.</p> : null}
+        <div className="field">
+          <label htmlFor={`${nameId}-wf`}>Workflow name</label>
+          <input
+            id={`${nameId}-wf`}
+            value={meta.name}
+            readOnly={readOnly}
+            onChange={(e) => onMetaChange({ ...meta, name: e.target.value })}
+            onBlur={onCommit}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${nameId}-desc`}>Description</label>
+          <textarea
+            id={`${nameId}-desc`}
+            rows={2}
+            value={meta.description}
+            readOnly={readOnly}
+            onChange={(e) => onMetaChange({ ...meta, description: e.target.value })}
+            onBlur={onCommit}
+          />
+        </div>
+        <InputsSchemaField
+          value={meta.inputs}
+          readOnly={readOnly}
+          onChange={(inputs) => onMetaChange({ ...meta, inputs })}
+          onCommit={onCommit}
+        />
+        {issues.filter((i) => !i.node).map((i, k) => (
+          <p key={k} className="field-error" role="alert">
+            {i.field ? `${i.field}: ` : ""}
+            {i.message}
+          </p>
+        ))}
+        <p className="muted">Select a node to edit its properties.</p>
+      </section>
+    );
+  }
+  const { id, spec } = node;
+  const schema: JsonSchema = nodeType?.properties_schema ?? {};
+  const required = new Set(schema.required ?? []);
+  const props = spec.properties ?? {};
+  const setProp = (key: string, value: unknown) =>
+    onNodeChange(id, (s) => {
+      const next = { ...(s.properties ?? {}) };
+      if (value === undefined) delete next[key];
+      else next[key] = value;
+      return { ...s, properties: next };
+    });
+  const nodeIssues = issues.filter((i) => i.node === id);
+  const otherIssues = nodeIssues.filter((i) => !i.field.startsWith("properties."));
+  return (
+    <section className="props glass" data-testid="properties-panel" aria-label={`Properties of ${spec.name || id}`}>
+      <h2>
+        {spec.name || id} <span className="muted">· {spec.type}</span>
+      </h2>
+      {nodeType ? <p className="muted small">{nodeType.description}</p> : <p className="field-error">Unknown node type {spec.type}.</p>}
+      <div className="field">
+        <label htmlFor={nameId}>Node name</label>
+        <input
+          id={nameId}
+          value={spec.name ?? ""}
+          placeholder={id}
+          readOnly={readOnly}
+          onChange={(e) => onNodeChange(id, (s) => ({ ...s, name: e.target.value }))}
+          onBlur={onCommit}
+        />
+        <span className="field-hint mono">id: {id}</span>
+      </div>
+      {Object.entries(schema.properties ?? {}).map(([key, ps]) => (
+        <SchemaField
+          key={`${id}:${key}`}
+          name={key}
+          schema={ps}
+          value={props[key]}
+          required={required.has(key)}
+          readOnly={readOnly}
+          onChange={(v) => setProp(key, v)}
+          onCommit={onCommit}
+          error={fieldError(nodeIssues, key)}
+        />
+      ))}
+      <PolicyFields
+        key={id}
+        policy={spec.policy ?? {}}
+        readOnly={readOnly}
+        onChange={(policy) => onNodeChange(id, (s) => ({ ...s, policy }))}
+        onCommit={onCommit}
+      />
+      {otherIssues.length ? (
+        <ul className="field-error" role="alert">
+          {otherIssues.map((i, k) => (
+            <li key={k}>
+              {i.field}: {i.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}
