@@ -252,6 +252,24 @@ async def test_the_session_cookie_needs_a_same_site_origin(app: FastAPI, client,
         assert (refused.code, refused.accepted) == (4403, False), headers
 
 
+async def test_a_configured_cors_origin_may_use_the_session_cookie(
+    migrated, providers, app_factory, connect
+) -> None:
+    settings = migrated.model_copy(update={"cors_origins": ["https://ui.example"]})
+    async with app_factory(settings, providers) as app:
+        await app.state.accounts.signup("admin@nexus.test", PASSWORD)
+        async with connect(app) as anon:
+            body = {"email": "admin@nexus.test", "password": PASSWORD}
+            login = await anon.post("/api/v1/auth/login", json=body)
+        assert login.status_code == 200, login.text
+        cookies = {"nexus_session": login.cookies["nexus_session"]}
+        headers = {"Origin": "https://ui.example"}
+        async with AsgiSocket(app, cookies=cookies, headers=headers) as socket:
+            assert await socket.ask({"type": "ping"}) == {"type": "pong"}
+        refused = await refusal(app, cookies=cookies, headers={"Origin": "https://ui.example.org"})
+        assert (refused.code, refused.accepted) == (4403, False)
+
+
 async def test_ids_of_another_workspace_are_not_found(app: FastAPI, client, make_user) -> None:
     alice = await make_user("alice@nexus.test", role="developer")
     bob = await make_user("bob@nexus.test", role="developer", workspace="Team B")
@@ -484,6 +502,29 @@ async def test_execute_node_reports_failure_and_waiting(app: FastAPI, client) ->
 
         missing = await socket.ask({**base, "node_id": "nope", "id": 5})
         assert (missing["type"], missing["code"], missing["id"]) == ("error", "not_found", 5)
+
+
+async def test_a_node_that_reads_another_node_cannot_run_alone(app: FastAPI, client) -> None:
+    workflow = {
+        "name": "reads",
+        "nodes": [
+            {"id": "start", "type": "input"},
+            {
+                "id": "echo",
+                "type": "transform",
+                "properties": {"template": "{{ nodes.start.output }}", "output_type": "text"},
+            },
+        ],
+        "edges": [edge(0, "start", "output", "echo")],
+    }
+    workflow_id = await create_workflow(client, workflow)
+    async with AsgiSocket(app, query=f"token={await token_of(client)}") as socket:
+        answer = await socket.ask(
+            {"type": "execute_node", "workflow_id": workflow_id, "node_id": "echo"}
+        )
+        assert (answer["type"], answer["code"]) == ("error", "invalid_input"), answer
+        assert any(d["node"] == "echo" for d in answer["details"]), answer
+        assert await socket.ask({"type": "ping"}) == {"type": "pong"}
 
 
 async def test_viewers_cannot_execute_nodes(app: FastAPI, client, make_user) -> None:

@@ -24,8 +24,10 @@ route's replay-then-tail), so a client reconnecting with the last ``seq`` it saw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -189,10 +191,36 @@ class Connection:
         self._limit = services.settings.max_body_bytes
 
     async def send(self, frame: dict[str, Any]) -> None:
+        """Send one frame; ``SocketGone`` once the client has left."""
         text = json.dumps(frame, default=str)
         async with self._send_lock:
-            if self.ws.application_state is WebSocketState.CONNECTED:
+            if self.ws.application_state is not WebSocketState.CONNECTED:
+                raise SocketGone()
+            try:
                 await self.ws.send_text(text)
+            except Exception as exc:  # the server's own "disconnected" error, whichever it is
+                raise SocketGone() from exc
+
+    def _spawn(
+        self, work: Coroutine[Any, Any, None], what: str, key: tuple[str, str] | None = None
+    ) -> asyncio.Task[None]:
+        """A task of this socket: a defect ends it with an ``internal_error`` frame (and frees
+        its subscription ``key``) instead of going unnoticed."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except SocketGone:
+                pass
+            except Exception as exc:
+                log.exception("/ws: %s stopped", what)
+                if key is not None and self.subscriptions.get(key) is asyncio.current_task():
+                    del self.subscriptions[key]
+                message = f"{what} stopped: {type(exc).__name__}; subscribe again"
+                with contextlib.suppress(SocketGone):
+                    await self.send({"type": "error", "code": "internal_error", "message": message})
+
+        return asyncio.get_running_loop().create_task(guarded())
 
     async def serve(self) -> None:
         try:
@@ -200,14 +228,16 @@ class Connection:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
                     return
-                await self.handle(message.get("text"), message.get("bytes"))
+                await self.handle(message.get("text"))
+        except SocketGone:
+            return
         finally:
             tasks = [*self.subscriptions.values(), *self.tests]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def handle(self, text: str | None, data: bytes | None) -> None:
+    async def handle(self, text: str | None) -> None:
         request_id: str | int | None = None
         try:
             if text is None:
@@ -260,12 +290,12 @@ class Connection:
             )
             key = ("workflow_id", workflow.id)
             self._check_new(key, message.id)
-            since = _naive(datetime.now(UTC))
+            since = _utc(datetime.now(UTC))
             await self.send(
                 self._answer({"type": "subscribed", "workflow_id": workflow.id}, message.id)
             )
             work = self._follow_workflow(key, workflow.id, since)
-        self.subscriptions[key] = asyncio.get_running_loop().create_task(work)
+        self.subscriptions[key] = self._spawn(work, f"the subscription to {key[0]} {key[1]}", key)
 
     def _check_new(self, key: tuple[str, str], request_id: str | int | None) -> None:
         if key in self.subscriptions:
@@ -317,7 +347,7 @@ class Connection:
                     where=where, workflow_id=workflow_id, limit=MAX_FOLLOWED_RUNS
                 )
                 for run in reversed(runs):  # oldest first
-                    created = _naive(run.created_at)
+                    created = _utc(run.created_at)
                     mark = max(mark, created)
                     if run.id in seen:
                         continue
@@ -325,8 +355,8 @@ class Connection:
                     if len(followed) >= MAX_FOLLOWED_RUNS:
                         log.warning("workflow %s: too many live runs to stream", workflow_id)
                         continue
-                    task = asyncio.get_running_loop().create_task(
-                        self._stream_run(run.id, workflow_id)
+                    task = self._spawn(
+                        self._stream_run(run.id, workflow_id), f"streaming run {run.id}"
                     )
                     followed[run.id] = task
                     task.add_done_callback(lambda _t, rid=run.id: followed.pop(rid, None))
@@ -365,7 +395,7 @@ class Connection:
             owner_id=self.principal.user_id,
             workspace_id=self.principal.workspace_id,
         )
-        task = asyncio.get_running_loop().create_task(self._watch_test(test, message.id))
+        task = self._spawn(self._watch_test(test, message.id), f"the test run {test.run.id}")
         self.tests.add(task)
         task.add_done_callback(self.tests.discard)
 
@@ -416,6 +446,10 @@ class Connection:
         await self.send(self._answer(frame, request_id))
 
 
-def _naive(moment: datetime) -> datetime:
-    """UTC without tzinfo: how the ``runs`` table stores and returns times."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+class SocketGone(Exception):
+    """The client left while a frame was being sent."""
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC (a backend may hand back naive UTC values)."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
