@@ -28,7 +28,7 @@ from nexus.core.errors import InvalidInputError, NexusError
 from nexus.core.ids import new_id
 from nexus.core.sandbox_types import ExecRequest, ExecResult, Sandbox, SandboxUnavailableError
 from nexus.core.status import RunStatus
-from nexus.store.code_projects import CodeProjectRepository, FileVersion, check_path
+from nexus.store.code_projects import FileVersion, check_path
 from nexus.store.event_log import RunEventWriter
 from nexus.store.run_repository import StoredRun
 from nexus.worker.agent_runs import AgentRunner
@@ -136,7 +136,7 @@ class CodeTasks:
         self.s = services
         self.runner = runner
         self.sandbox: Sandbox | None = sandbox if sandbox is not None else services.sandbox
-        self.projects = CodeProjectRepository(services.db)
+        self.projects = services.code_projects
 
     # ----------------------------------------------------------------- requests
 

@@ -12,6 +12,7 @@ from nexus.security.keyring import Keyring
 from nexus.security.vault import Vault
 from nexus.settings import Settings
 from nexus.store.agent_repository import AgentRepository
+from nexus.store.code_projects import CodeProjectRepository
 from nexus.store.db import Database, connect
 from nexus.store.event_log import RunEventLog
 from nexus.store.run_repository import RunRepository
@@ -47,6 +48,11 @@ class RunServices:
     @property
     def workflows(self) -> WorkflowRepository:
         return WorkflowRepository(self.db)
+
+    @property
+    def code_projects(self) -> CodeProjectRepository:
+        """Code projects and their versioned files (``files(project_id)`` for hosted apps)."""
+        return CodeProjectRepository(self.db)
 
 
 def build_services(settings: Settings, providers: ProviderRegistry | None = None) -> RunServices:

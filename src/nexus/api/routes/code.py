@@ -163,7 +163,7 @@ async def lookup_project(
 
 
 def get_projects(services: ServicesDep) -> CodeProjectRepository:
-    return CodeProjectRepository(services.db)
+    return services.code_projects
 
 
 ProjectsDep = Annotated[CodeProjectRepository, Depends(get_projects)]
