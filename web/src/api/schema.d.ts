@@ -413,6 +413,200 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/code/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Projects */
+        get: operations["list_projects_api_v1_code_projects_get"];
+        put?: never;
+        /** Create Project */
+        post: operations["create_project_api_v1_code_projects_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code/projects/{project_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Project */
+        get: operations["get_project_api_v1_code_projects__project_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Project
+         * @description Delete the project and every version of its files.
+         */
+        delete: operations["delete_project_api_v1_code_projects__project_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code/projects/{project_id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff Versions
+         * @description Unified diff of ``path`` from version ``from`` to ``to`` (default: the newest version
+         *     against the one before it; ``from=0`` is the empty file). Without ``path``: the newest change
+         *     of every file.
+         */
+        get: operations["diff_versions_api_v1_code_projects__project_id__diff_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code/projects/{project_id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Files
+         * @description The newest version of every file (deleted files are left out); no contents.
+         */
+        get: operations["list_files_api_v1_code_projects__project_id__files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code/projects/{project_id}/files/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read File
+         * @description The newest version of a file (404 once deleted), or version ``?version=``.
+         */
+        get: operations["read_file_api_v1_code_projects__project_id__files__path__get"];
+        /**
+         * Save File
+         * @description Save a new version of a file (unchanged content adds no version).
+         */
+        put: operations["save_file_api_v1_code_projects__project_id__files__path__put"];
+        post?: never;
+        /**
+         * Delete File
+         * @description Delete a file: a new version marked ``deleted`` (earlier versions stay readable).
+         */
+        delete: operations["delete_file_api_v1_code_projects__project_id__files__path__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code/projects/{project_id}/files/{path}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * File Versions
+         * @description Every version of one file, oldest first, with the diff each made.
+         */
+        get: operations["file_versions_api_v1_code_projects__project_id__files__path__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code/projects/{project_id}/revert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revert
+         * @description Revert one file, several files, or the whole project; returns the versions this added
+         *     (every revert is itself a new version, so it can be reverted too).
+         */
+        post: operations["revert_api_v1_code_projects__project_id__revert_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Task
+         * @description Start the code agent: write the program, run it in the sandbox, fix it until it works.
+         *     Answers 202 with the run id at once (follow ``/api/v1/runs/{run_id}/events``), or 200 with
+         *     the outcome with ``?wait=true`` / ``"async": false``.
+         */
+        post: operations["create_task_api_v1_code_tasks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Executions
+         * @description Workflow runs the caller may see, newest first: their own, and every run of a workspace
+         *     they administer. ``workflow_id`` (an id or a name, 404 when not visible) narrows to one
+         *     workflow's history, which holds neither test runs of single nodes nor runs of a file.
+         */
+        get: operations["list_executions_api_v1_executions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/executions/{run_id}": {
         parameters: {
             query?: never;
@@ -420,7 +614,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Execution */
+        /**
+         * Get Execution
+         * @description The run with each node's latest record: status, attempt, inputs, outputs by port,
+         *     error, waiting request and duration.
+         */
         get: operations["get_execution_api_v1_executions__run_id__get"];
         put?: never;
         post?: never;
@@ -1303,12 +1501,74 @@ export interface components {
             /** Tools */
             tools: boolean;
         };
+        /** CodeTaskAccepted */
+        CodeTaskAccepted: {
+            /** Error */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /** Output */
+            output?: unknown;
+            /** Project Id */
+            project_id: string;
+            /** Run Id */
+            run_id: string;
+            /** Status */
+            status: string;
+        };
+        /** CodeTaskCreate */
+        CodeTaskCreate: {
+            /**
+             * Async
+             * @default true
+             */
+            async: boolean;
+            /** Entry */
+            entry?: string | null;
+            /**
+             * Language
+             * @default python
+             * @enum {string}
+             */
+            language: "python" | "bash";
+            /**
+             * Max Attempts
+             * @default 3
+             */
+            max_attempts: number;
+            /** Model */
+            model?: string | null;
+            /** Project Id */
+            project_id?: string | null;
+            /** Prompt */
+            prompt: string;
+            /** Test Command */
+            test_command?: string | null;
+            /** Timeout S */
+            timeout_s?: number | null;
+            /**
+             * Token Budget
+             * @default 20000
+             */
+            token_budget: number;
+        };
         /** Credentials */
         Credentials: {
             /** Email */
             email: string;
             /** Password */
             password: string;
+        };
+        /** DiffPublic */
+        DiffPublic: {
+            /** Diff */
+            diff: string;
+            /** From Version */
+            from_version: number;
+            /** Path */
+            path: string;
+            /** To Version */
+            to_version: number;
         };
         /** EdgeSpec */
         EdgeSpec: {
@@ -1355,8 +1615,8 @@ export interface components {
             };
             options?: components["schemas"]["ExecuteOptions"];
         };
-        /** ExecutionPublic */
-        ExecutionPublic: {
+        /** ExecutionDetail */
+        ExecutionDetail: {
             /** Agent Id */
             agent_id: string | null;
             /**
@@ -1380,7 +1640,7 @@ export interface components {
             kind: string;
             /** Nodes */
             nodes?: {
-                [key: string]: components["schemas"]["NodeRecordPublic"];
+                [key: string]: components["schemas"]["NodeInspection"];
             };
             /** Output */
             output?: unknown;
@@ -1417,6 +1677,66 @@ export interface components {
             waiting?: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * ExecutionSummary
+         * @description One row of a workflow's run history.
+         */
+        ExecutionSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /** Id */
+            id: string;
+            /** Started At */
+            started_at?: string | null;
+            /** Status */
+            status: string;
+            /** Version */
+            version: number | null;
+            /** Workflow Id */
+            workflow_id: string | null;
+        };
+        /** FileSave */
+        FileSave: {
+            /** Content */
+            content: string;
+            /** Message */
+            message?: string | null;
+        };
+        /** FileVersionPublic */
+        FileVersionPublic: {
+            /** Author Id */
+            author_id: string | null;
+            /** Author Kind */
+            author_kind: string;
+            /** Content */
+            content?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Deleted */
+            deleted: boolean;
+            /** Diff */
+            diff?: string | null;
+            /** Message */
+            message: string | null;
+            /** Path */
+            path: string;
+            /** Size */
+            size: number;
+            /** Version */
+            version: number;
         };
         /** HandoffCreate */
         HandoffCreate: {
@@ -1565,6 +1885,39 @@ export interface components {
             top_p?: number | null;
         };
         /**
+         * NodeInspection
+         * @description A node's latest record (status, attempt, outputs by port, error, waiting request,
+         *     duration), with what the inspector shows next to it.
+         */
+        NodeInspection: {
+            /** Attempt */
+            attempt: number;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Error */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /** Inputs */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name?: string | null;
+            /** Outputs */
+            outputs?: {
+                [key: string]: unknown;
+            } | null;
+            /** Status */
+            status: string;
+            /** Type */
+            type?: string | null;
+            /** Waiting */
+            waiting?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
          * NodePolicy
          * @description What the executor does around one node: time limit, retries, and what a failure means.
          */
@@ -1589,27 +1942,6 @@ export interface components {
             retries: number;
             /** Timeout S */
             timeout_s?: number | null;
-        };
-        /** NodeRecordPublic */
-        NodeRecordPublic: {
-            /** Attempt */
-            attempt: number;
-            /** Duration Ms */
-            duration_ms?: number | null;
-            /** Error */
-            error?: {
-                [key: string]: unknown;
-            } | null;
-            /** Outputs */
-            outputs?: {
-                [key: string]: unknown;
-            } | null;
-            /** Status */
-            status: string;
-            /** Waiting */
-            waiting?: {
-                [key: string]: unknown;
-            } | null;
         };
         /** NodeSpec */
         NodeSpec: {
@@ -1687,6 +2019,28 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** Page[ExecutionSummary] */
+        Page_ExecutionSummary_: {
+            /** Items */
+            items: components["schemas"]["ExecutionSummary"][];
+            /** Limit */
+            limit: number;
+            /** Page */
+            page: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[ProjectPublic] */
+        Page_ProjectPublic_: {
+            /** Items */
+            items: components["schemas"]["ProjectPublic"][];
+            /** Limit */
+            limit: number;
+            /** Page */
+            page: number;
+            /** Total */
+            total: number;
+        };
         /** Page[RunPublic] */
         Page_RunPublic_: {
             /** Items */
@@ -1744,6 +2098,41 @@ export interface components {
              */
             y: number;
         };
+        /** ProjectCreate */
+        ProjectCreate: {
+            /** Files */
+            files?: {
+                [key: string]: string;
+            } | null;
+            /** Name */
+            name: string;
+            /** @default private */
+            visibility: components["schemas"]["Visibility"];
+        };
+        /** ProjectPublic */
+        ProjectPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Editable */
+            editable: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Owner Id */
+            owner_id: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            visibility: components["schemas"]["Visibility"];
+            /** Workspace Id */
+            workspace_id: string | null;
+        };
         /** ProviderPublic */
         ProviderPublic: {
             capabilities: components["schemas"]["CapabilitiesPublic"];
@@ -1786,6 +2175,25 @@ export interface components {
             /** Node Inputs */
             node_inputs?: {
                 [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * RevertRequest
+         * @description Either ``path`` + ``version`` (one file), ``versions`` (several files), or ``at`` (the
+         *     whole project as it was at that time; files created later are deleted).
+         */
+        RevertRequest: {
+            /** At */
+            at?: string | null;
+            /** Message */
+            message?: string | null;
+            /** Path */
+            path?: string | null;
+            /** Version */
+            version?: number | null;
+            /** Versions */
+            versions?: {
+                [key: string]: number;
             } | null;
         };
         /**
@@ -3902,6 +4310,678 @@ export interface operations {
             };
         };
     };
+    list_projects_api_v1_code_projects_get: {
+        parameters: {
+            query?: {
+                page?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ProjectPublic_"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_project_api_v1_code_projects_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_project_api_v1_code_projects__project_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_project_api_v1_code_projects__project_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    diff_versions_api_v1_code_projects__project_id__diff_get: {
+        parameters: {
+            query?: {
+                path?: string | null;
+                from?: number | null;
+                to?: number | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffPublic"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_files_api_v1_code_projects__project_id__files_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileVersionPublic"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    read_file_api_v1_code_projects__project_id__files__path__get: {
+        parameters: {
+            query?: {
+                version?: number | null;
+            };
+            header?: never;
+            path: {
+                path: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileVersionPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    save_file_api_v1_code_projects__project_id__files__path__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileSave"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileVersionPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_file_api_v1_code_projects__project_id__files__path__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileVersionPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    file_versions_api_v1_code_projects__project_id__files__path__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileVersionPublic"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revert_api_v1_code_projects__project_id__revert_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevertRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileVersionPublic"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_task_api_v1_code_tasks_post: {
+        parameters: {
+            query?: {
+                wait?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeTaskCreate"];
+            };
+        };
+        responses: {
+            /** @description The finished task (wait) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeTaskAccepted"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeTaskAccepted"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_executions_api_v1_executions_get: {
+        parameters: {
+            query?: {
+                workflow_id?: string | null;
+                status?: components["schemas"]["RunStatus"] | null;
+                page?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ExecutionSummary_"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_execution_api_v1_executions__run_id__get: {
         parameters: {
             query?: never;
@@ -3919,7 +4999,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExecutionPublic"];
+                    "application/json": components["schemas"]["ExecutionDetail"];
                 };
             };
             /** @description Not found */
@@ -3973,7 +5053,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExecutionPublic"];
+                    "application/json": components["schemas"]["ExecutionDetail"];
                 };
             };
             /** @description Not found */
@@ -4026,7 +5106,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExecutionPublic"];
+                    "application/json": components["schemas"]["ExecutionDetail"];
                 };
             };
             /** @description Not found */
@@ -4075,7 +5155,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExecutionPublic"];
+                    "application/json": components["schemas"]["ExecutionDetail"];
                 };
             };
             /** @description Not found */
@@ -4124,7 +5204,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExecutionPublic"];
+                    "application/json": components["schemas"]["ExecutionDetail"];
                 };
             };
             /** @description Not found */
