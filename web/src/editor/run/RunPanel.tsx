@@ -160,8 +160,22 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
   }, [run, edges]);
 
   // ---- actions
-  const openDialog = () => {
+  // Save first, so the form asks for the inputs of what will actually run.
+  const openDialog = async () => {
     setStartError(null);
+    setActionError(null);
+    setStarting("Saving the workflow…");
+    try {
+      if (!(await props.saveIfDirty())) {
+        setActionError("The workflow could not be saved; fix it, then run.");
+        return;
+      }
+    } catch (error) {
+      setActionError(errorMessage(error));
+      return;
+    } finally {
+      setStarting(null);
+    }
     setDialogOpen(true);
   };
 
@@ -299,7 +313,12 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
   return (
     <div className="run-panel">
       <div className="run-bar glass" role="toolbar" aria-label="Run">
-        <Button variant="primary" onClick={openDialog} disabled={starting !== null}>
+        <Button
+          variant="primary"
+          onClick={() => void openDialog()}
+          busy={starting !== null && !dialogOpen}
+          disabled={starting !== null}
+        >
           Run
         </Button>
         <span className="run-status-wrap">

@@ -63,7 +63,10 @@ export function emptyRunState(runId: string | null, status: string | null = null
 export function toRunEvent(raw: unknown): RunEvent | null {
   if (!isRecord(raw)) return null;
   const seq = Number(raw.seq);
-  const type = typeof raw.type === "string" ? raw.type : typeof raw.event === "string" ? raw.event : "";
+  // A WebSocket frame is {"type": "event", "event": NAME, …}; SSE and the stored list carry
+  // {"type": NAME, …}.
+  const type =
+    typeof raw.event === "string" ? raw.event : typeof raw.type === "string" ? raw.type : "";
   if (!Number.isFinite(seq) || type === "") return null;
   const data = isRecord(raw.data) ? raw.data : {};
   const ts = typeof raw.ts === "number" ? raw.ts : typeof raw.created_at === "number" ? raw.created_at : undefined;
