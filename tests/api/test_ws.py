@@ -99,7 +99,7 @@ class AsgiSocket:
         assert message["type"] == "websocket.send", message
         return json.loads(message["text"])
 
-    async def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def ask(self, message: dict[str, Any] | str) -> dict[str, Any]:
         await self.send(message)
         return await self.receive()
 
@@ -563,7 +563,7 @@ async def test_bad_messages_get_an_error_and_the_socket_stays_open(
     app: FastAPI, client, message: str, code: str
 ) -> None:
     async with AsgiSocket(app, query=f"token={await token_of(client)}") as socket:
-        answer = await socket.ask(message)  # type: ignore[arg-type]
+        answer = await socket.ask(message)
         assert answer["type"] == "error" and answer["code"] == code, answer
         assert answer["message"]
         assert await socket.ask({"type": "ping"}) == {"type": "pong"}
@@ -579,3 +579,72 @@ async def test_binary_frames_and_double_subscriptions_are_refused(app: FastAPI, 
         second = await socket.ask({"type": "subscribe", "workflow_id": workflow_id, "id": "x"})
         assert (second["code"], second["id"]) == ("already_subscribed", "x")
         assert await socket.ask({"type": "ping"}) == {"type": "pong"}
+
+
+# ------------------------------------------------------------------ over a real server
+
+
+@pytest.fixture
+async def server_url(app: FastAPI) -> Any:
+    """The app (already started) served by uvicorn on a free local port, in this loop."""
+    import socket as sockets
+
+    import uvicorn
+
+    listener = sockets.socket(sockets.AF_INET, sockets.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
+    for _ in range(1000):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, WAIT_S)
+        listener.close()
+
+
+async def test_over_a_real_server(server_url: str, client, anon) -> None:
+    """The handshake refusals and close codes as a real client sees them, and a live stream."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    url = f"ws://{server_url}/ws"
+    # No credentials: accepted, then closed with 4401 and a reason.
+    async with connect(url, proxy=None) as socket:
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    # A session cookie from another site's page: the handshake itself is refused.
+    login = await anon.post(
+        "/api/v1/auth/login", json={"email": "admin@nexus.test", "password": PASSWORD}
+    )
+    cookie = {"Cookie": f"nexus_session={login.cookies['nexus_session']}"}
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            url, proxy=None, origin="https://evil.example", additional_headers=cookie
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+    # The same cookie from this server's own page works; so does ?token=.
+    origin = f"http://{server_url}"
+    async with connect(url, proxy=None, origin=origin, additional_headers=cookie) as socket:
+        await socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(await socket.recv()) == {"type": "pong"}
+
+    workflow_id = await create_workflow(client, GATE)
+    token = await token_of(client)
+    async with connect(f"{url}?token={token}", proxy=None) as socket:
+        await socket.send(json.dumps({"type": "subscribe", "workflow_id": workflow_id}))
+        assert json.loads(await socket.recv())["type"] == "subscribed"
+        run_id = await start(client, workflow_id, {})
+        frames = []
+        while not frames or frames[-1].get("event") != "node_waiting":
+            frames.append(json.loads(await asyncio.wait_for(socket.recv(), WAIT_S)))
+    assert {f["run_id"] for f in frames} == {run_id}
+    assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
