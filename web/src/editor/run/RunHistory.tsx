@@ -17,9 +17,9 @@ function when(iso: string | null): string {
 }
 
 function took(run: RunSummary): string {
-  if (!run.startedAt || !run.finishedAt) return "—";
+  if (!run.started_at || !run.finished_at) return "—";
   const norm = (s: string) => new Date(/[zZ]|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`).getTime();
-  return formatDuration(norm(run.finishedAt) - norm(run.startedAt));
+  return formatDuration(norm(run.finished_at) - norm(run.started_at));
 }
 
 function statusClass(status: string): string {
@@ -58,7 +58,6 @@ export function RunHistory(props: {
   const [loadingMore, setLoadingMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
-  const [approximate, setApproximate] = useState(false);
 
   useEffect(() => {
     const abort = new AbortController();
@@ -68,8 +67,7 @@ export function RunHistory(props: {
     listWorkflowRuns(workflowId, status, 1, LIMIT, abort.signal)
       .then((result) => {
         setRuns(result.items);
-        setApproximate(!result.exact);
-        setMore(result.exact ? result.total > result.items.length : result.total > LIMIT);
+        setMore(result.total > result.items.length);
       })
       .catch((e) => {
         if (!abort.signal.aborted) setError(errorMessage(e));
@@ -139,7 +137,7 @@ export function RunHistory(props: {
                 }
               >
                 <span className={`run-badge ${statusClass(run.status)}`}>{run.status}</span>
-                <span className="run-row-when">{when(run.createdAt)}</span>
+                <span className="run-row-when">{when(run.created_at)}</span>
                 <span className="run-row-took">{took(run)}</span>
                 <span className="run-row-id mono">{run.id}</span>
               </button>
@@ -151,9 +149,6 @@ export function RunHistory(props: {
         <Button onClick={loadMore} busy={loadingMore}>
           Load more
         </Button>
-      ) : null}
-      {approximate ? (
-        <p className="run-note">Looking runs up one by one (the server has no per-workflow run list).</p>
       ) : null}
     </section>
   );

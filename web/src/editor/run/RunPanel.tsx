@@ -33,7 +33,7 @@ export interface RunPanelProps {
   onRunView: (view: RunView) => void;
 }
 
-type Execution = Schemas["ExecutionPublic"];
+type Execution = Schemas["ExecutionDetail"];
 
 interface StartError {
   message: string;
@@ -286,13 +286,14 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
   const selectedInputs = useMemo(() => {
     if (selectedNodeId === null) return undefined;
     const detail = run.nodes[selectedNodeId];
+    if (detail?.input !== undefined) return detail.input; // the execution's node record
     const fromEdges = deliveredInputs(selectedNodeId, edges, (id) => run.nodes[id]?.output);
     if (fromEdges !== undefined) return fromEdges;
     if (detail?.waitingRequest && "input" in detail.waitingRequest) {
       return { input: detail.waitingRequest.input };
     }
     if (selected?.type === "input" && runInput) return runInput;
-    return detail?.input;
+    return undefined;
   }, [selectedNodeId, run.nodes, edges, selected?.type, runInput]);
 
   useEffect(() => {

@@ -201,6 +201,7 @@ export function toRunView(state: RunState, edges: SpecEdge[]): RunView {
 export interface NodeRecord {
   status: string;
   attempt?: number;
+  inputs?: unknown;
   outputs?: unknown;
   error?: unknown;
   waiting?: unknown;
@@ -228,6 +229,7 @@ export function mergeRecords(state: RunState, records: Record<string, NodeRecord
     const fromRecord: NodeDetail = {
       status,
       attempt: record.attempt,
+      input: record.inputs ?? undefined,
       output: record.outputs ?? undefined,
       error: errorText(record.error),
       durationMs: record.duration_ms ?? undefined,
@@ -238,7 +240,7 @@ export function mergeRecords(state: RunState, records: Record<string, NodeRecord
     else if (current.status === status) {
       const filled: NodeDetail = { ...current };
       let changed = false;
-      for (const key of ["output", "error", "durationMs", "waitingRequest", "attempt"] as const) {
+      for (const key of ["input", "output", "error", "durationMs", "waitingRequest", "attempt"] as const) {
         if (filled[key] === undefined && fromRecord[key] !== undefined) {
           (filled as unknown as Record<string, unknown>)[key] = fromRecord[key];
           changed = true;
