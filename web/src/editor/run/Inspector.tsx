@@ -31,6 +31,7 @@ export function formatDuration(ms: number | undefined): string {
 }
 
 export interface InspectorProps {
+  runId: string;
   nodeId: string;
   nodeName: string;
   nodeType: string;
@@ -73,7 +74,7 @@ export function Inspector(props: InspectorProps) {
     setComment("");
     setRerunOpen(false);
     setFormError(null);
-  }, [nodeId]);
+  }, [nodeId, props.runId]);
 
   const openRerun = () => {
     setNodeInputsText(props.inputs === undefined ? "" : JSON.stringify(props.inputs, null, 2));
@@ -110,7 +111,7 @@ export function Inspector(props: InspectorProps) {
           <span className="inspector-type mono"> {props.nodeType}</span>
         </h3>
         <span className={`run-badge status-${status}`} data-testid="inspector-status">
-          {detail?.skipped ? "skipped" : status}
+          {detail?.skipped ? "skipped" : detail?.interrupted ? "interrupted" : status}
           {detail?.attempt && detail.attempt > 1 ? ` · attempt ${detail.attempt}` : ""}
         </span>
         <Button variant="ghost" aria-label="Close inspector" onClick={props.onClose}>

@@ -271,7 +271,7 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
 
   // ---- what is shown
   const active = status !== null && ACTIVE_STATUSES.has(status);
-  const waitingApprovals = Object.entries(run.nodes).filter(
+  const waitingApprovals = (status === "waiting" ? Object.entries(run.nodes) : []).filter(
     ([, n]) => n.status === "waiting" && (n.waitingRequest?.kind === "approval" || n.waitingRequest === undefined),
   );
   const runInput = execution && execution.id === runId ? execution.input : lastInputs;
@@ -433,6 +433,7 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
 
       {showInspector && selectedNodeId !== null ? (
         <Inspector
+          runId={runId}
           nodeId={selectedNodeId}
           nodeName={selected?.name ?? ""}
           nodeType={selected?.type ?? ""}

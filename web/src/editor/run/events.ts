@@ -44,6 +44,8 @@ export interface NodeDetail extends NodeRunState {
   /** The request of a waiting node (approval: message, approvers, input). */
   waitingRequest?: Record<string, unknown>;
   errorCode?: string;
+  /** It was running or waiting when the run ended (stopped, or failed elsewhere). */
+  interrupted?: boolean;
 }
 
 export interface RunState {
@@ -117,6 +119,12 @@ function applyOne(state: RunState, event: RunEvent): void {
       return;
     case "run_completed":
       if (typeof data.status === "string") state.status = data.status;
+      // A stopped or failed run leaves nothing running or waiting.
+      for (const [id, node] of Object.entries(state.nodes)) {
+        if (node.status === "running" || node.status === "waiting") {
+          state.nodes[id] = { ...node, status: "idle", interrupted: true, retrying: false };
+        }
+      }
       state.outputs = data.outputs;
       state.error = isRecord(data.error) ? (data.error as RunState["error"]) : null;
       if (data.status === "succeeded") state.progress = 1;
@@ -138,6 +146,7 @@ function applyOne(state: RunState, event: RunEvent): void {
         errorCode: undefined,
         durationMs: undefined,
         skipped: false,
+        interrupted: false,
         retrying: false,
         waitingRequest: node().status === "waiting" ? node().waitingRequest : undefined,
       });
