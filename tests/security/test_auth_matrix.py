@@ -72,6 +72,18 @@ WORKFLOW = {
          "target": {"node": "out", "port": "input"}},
     ],
 }  # fmt: skip
+APP_SERVER = """
+import http.server, os
+class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = answer
+address = (os.environ["HOST"], int(os.environ["PORT"]))
+http.server.ThreadingHTTPServer(address, Handler).serve_forever()
+"""
 
 
 def operations(app: FastAPI) -> list[tuple[str, str]]:
@@ -134,6 +146,9 @@ def request_body(method: str, path: str, world: World) -> dict[str, Any]:
         ("POST", "/api/v1/executions/{run_id}/rerun"): {"json": {"from_node": "start"}},
         ("POST", "/api/v1/executions/{run_id}/approvals/{node_id}"): {"json": {"approved": True}},
         ("POST", "/api/v1/code/projects"): {"json": {"name": "made"}},
+        ("POST", "/api/v1/apps"): {
+            "json": {"project_id": world.ids["project_id"][0], "entry": "main.py"}
+        },
         ("PUT", "/api/v1/code/projects/{project_id}/files/{path}"): {
             "json": {"content": "print('taken over')\n"}
         },
@@ -224,6 +239,17 @@ async def world(app: FastAPI, client, make_user, providers) -> World:
         project = await _json(await alice.post("/api/v1/code/projects", json=body), 201)
         projects.append(project["id"])
 
+    # Hosted apps (private and workspace-shared; public ones answer anyone by design) of a
+    # project whose main.py is a web app answering 200 to everything.
+    served = {"name": "served", "files": {"main.py": APP_SERVER}}
+    served_id = (await _json(await alice.post("/api/v1/code/projects", json=served), 201))["id"]
+    hosted: list[str] = []
+    for access in ("private", "workspace"):
+        body = {"project_id": served_id, "entry": "main.py", "access": access}
+        started = await _json(await alice.post("/api/v1/apps", json=body), 201)
+        assert started["status"] == "running", started
+        hosted.append(started["id"])
+
     key = {"provider": "openai", "name": "mine", "secret": "sk-alice-0123456789abcdef"}
     user_key = await _json(await alice.post("/api/v1/users/api-keys", json=key), 201)
     ws_key = {**key, "name": "team", "scope": "workspace"}
@@ -242,6 +268,7 @@ async def world(app: FastAPI, client, make_user, providers) -> World:
             "run_id": [ran["run_id"], waiting],
             "workflow_id": workflows,
             "project_id": projects,
+            "app_id": hosted,
             "key_id": [user_key["id"], workspace_key["id"]],
             "token_id": [token["id"]],
             "workspace_id": [me_alice["workspace_id"]],
@@ -370,6 +397,8 @@ async def _snapshot(world: World) -> list[Any]:
         url = f"/api/v1/code/projects/{project_id}"
         seen.append(await _json(await world.owner.get(url)))
         seen.append(await _json(await world.owner.get(f"{url}/files/main.py/versions")))
+    for app_id in world.ids["app_id"]:  # (uptime and CPU move on; the status must not)
+        seen.append((await _json(await world.owner.get(f"/api/v1/apps/{app_id}")))["status"])
     seen.append(await _json(await world.owner.get("/api/v1/users/api-keys")))
     seen.append(await _json(await world.owner.get("/api/v1/auth/tokens")))
     seen.append(await _json(await world.admin.get("/api/v1/users")))

@@ -19,6 +19,7 @@ from nexus.api.rate_limits import RateLimits
 from nexus.api.routes import (
     agent_tools,
     agents,
+    apps,
     audit,
     auth,
     code,
@@ -39,6 +40,8 @@ from nexus.providers.registry import ProviderRegistry
 from nexus.security.accounts import Accounts
 from nexus.settings import Settings, get_settings
 from nexus.worker.agent_runs import AgentRunner
+from nexus.worker.apps import Apps
+from nexus.worker.code_tasks import CodeTasks
 from nexus.worker.services import build_services
 from nexus.worker.workflow_runs import WorkflowRuns
 
@@ -55,6 +58,7 @@ ROUTERS = (
     runs,
     sandbox,
     code,
+    apps,
     workflows,
     executions,
     node_types,
@@ -86,6 +90,8 @@ def create_app(
         app.state.runner = runner
         workflow_runs = WorkflowRuns(services, runner)
         app.state.workflow_runs = workflow_runs
+        code_tasks = CodeTasks(services, runner)
+        app.state.code_tasks = code_tasks
         app.state.accounts = Accounts(
             services.db, session_ttl=timedelta(hours=settings.session_ttl_hours)
         )
@@ -94,13 +100,23 @@ def create_app(
             await asyncio.to_thread(services.sandbox.start)
             if not services.sandbox.available:
                 log.warning("code execution is disabled: bubblewrap failed its self-test")
+            else:
+                log.info("sandbox isolation: %s", services.sandbox.isolation)
+        hosted_apps = Apps(services.sandbox, services.db)
+        app.state.apps = hosted_apps
+        await hosted_apps.recover()
+        app_sweeper = asyncio.create_task(hosted_apps.run(), name="hosted-apps-ttl")
         # Agent runs cut short by a dead process end failed; workflow runs resume from
         # their checkpoints.
         await runner.recover()
         await workflow_runs.recover()
+        await code_tasks.recover()  # code tasks cut short end failed
         try:
             yield
         finally:
+            app_sweeper.cancel()
+            await asyncio.gather(app_sweeper, return_exceptions=True)
+            await hosted_apps.shutdown()
             await workflow_runs.shutdown()
             await runner.shutdown()
             if services.sandbox is not None:
@@ -122,6 +138,7 @@ def create_app(
     install_hardening(app, settings)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(apps.proxy_router)  # /apps/{id}/…: hosted apps' reverse proxy
     install_docs(app)
     # Registered last: the catch-all must not shadow any API route.
     install_web_ui(app, settings.web_dist)

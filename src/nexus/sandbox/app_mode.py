@@ -235,7 +235,10 @@ def start_app(
 ) -> AppProcess:
     """Start ``entry`` of ``files`` in a new app sandbox (not yet healthy: see
     ``AppProcess.wait_healthy``)."""
-    entry = check_path(entry)
+    try:
+        entry = check_path(entry)
+    except InvalidInputError as exc:
+        raise InvalidInputError(exc.message.replace("file path", "entry"), field="entry") from None
     normal = {check_path(path) for path in files}
     if entry not in normal:
         raise InvalidInputError(f"entry {entry!r} is not a file of the project", field="entry")

@@ -324,3 +324,33 @@ class CodeFileVersionRow(Base):
     message: Mapped[str | None] = mapped_column(sa.String(500))
     diff: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- hosted apps -------------------------------------------------------------------------------
+
+
+class HostedAppRow(Base):
+    """A code project's web app running in a sandbox (mode ``app``), reached at ``/apps/{id}/``.
+
+    The id is unguessable (it is the whole secret of a public app). A row outlives its app:
+    stopped, expired and crashed apps stay listed with how they ended."""
+
+    __tablename__ = "hosted_apps"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(40), index=True)
+    entry: Mapped[str] = mapped_column(sa.String(300))
+    owner_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    workspace_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    access: Mapped[str] = mapped_column(sa.String(20))  # private | workspace | public
+    status: Mapped[str] = mapped_column(sa.String(20))  # starting|running|crashed|stopped|expired
+    permanent: Mapped[bool] = mapped_column(default=False)
+    ttl_s: Mapped[int | None] = mapped_column(sa.Integer)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    exit_code: Mapped[int | None] = mapped_column(sa.Integer)
+    killed_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    stderr_tail: Mapped[str | None] = mapped_column(sa.Text)
