@@ -238,3 +238,28 @@ async def test_a_project_of_another_workspace_is_not_found(client, providers, ma
     )
     assert response.status_code == 404
     assert (await client.get(f"{PROJECTS}/{project['id']}/files")).json() == []
+
+
+async def test_tasks_left_running_by_a_dead_process_end_failed(services) -> None:
+    from nexus.worker.agent_runs import AgentRunner
+    from nexus.worker.code_tasks import CodeTasks
+
+    for run_id in ("run_code_a", "run_code_b"):
+        await services.runs.create(
+            run_id, agent_id=None, session_id=None, input={}, spec_snapshot={}, kind="code_task"
+        )
+    assert await services.runs.mark_running("run_code_a")
+    await services.runs.create(
+        "run_agent", agent_id=None, session_id=None, input={}, spec_snapshot={}
+    )
+    tasks = CodeTasks(services, AgentRunner(services))
+    assert await tasks.recover() == 2
+    for run_id in ("run_code_a", "run_code_b"):
+        run = await services.runs.get(run_id)
+        assert (run.status.value, run.error["code"]) == ("failed", "interrupted")
+        events = await services.events.read(run_id)
+        assert [(e.seq, e.type, e.data["status"]) for e in events] == [
+            (1, "run_completed", "failed")
+        ]
+    assert (await services.runs.get("run_agent")).status.value == "queued"
+    assert await tasks.recover() == 0

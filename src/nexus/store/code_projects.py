@@ -98,7 +98,7 @@ def check_path(path: str) -> str:
         raise bad(f"longer than {MAX_PATH_CHARS} characters")
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         raise bad("use a relative path such as 'src/main.py'")
-    if "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path):
+    if "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path) or not _encodable(path):
         raise bad("backslashes and control characters are not allowed")
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
@@ -113,9 +113,19 @@ def check_content(content: str) -> str:
         raise InvalidInputError(
             f"file content is longer than {MAX_FILE_CHARS} characters", field="content"
         )
-    if "\x00" in content:
-        raise InvalidInputError("file content must be text (it contains NUL)", field="content")
+    if "\x00" in content or not _encodable(content):
+        raise InvalidInputError(
+            "file content must be UTF-8 text (no NUL, no lone surrogates)", field="content"
+        )
     return content
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def unified_diff(old: str, new: str, path: str) -> str:

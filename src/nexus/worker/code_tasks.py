@@ -31,6 +31,7 @@ from nexus.core.status import RunStatus
 from nexus.store.code_projects import FileVersion, check_path
 from nexus.store.event_log import RunEventWriter
 from nexus.store.run_repository import StoredRun
+from nexus.store.tables import RunRow
 from nexus.worker.agent_runs import AgentRunner
 from nexus.worker.code_replies import PatchError, apply_patch, parse_reply
 from nexus.worker.services import RunServices
@@ -189,6 +190,31 @@ class CodeTasks:
 
     async def wait(self, run_id: str) -> StoredRun:
         return await self.runner.wait(run_id)
+
+    async def recover(self) -> int:
+        """At start-up: code tasks a dead process left queued or running end as failed (their
+        saved versions stay; a new task can continue from them)."""
+        error = {
+            "code": "interrupted",
+            "message": "interrupted: the server stopped during the task",
+        }
+        count = 0
+        for status in (RunStatus.QUEUED, RunStatus.RUNNING):
+            while True:
+                runs, _ = await self.s.runs.list(
+                    where=RunRow.kind == CODE_TASK, status=status, limit=100
+                )
+                runs = [r for r in runs if r.id not in self.runner._tasks]
+                if not runs:
+                    break
+                for run in runs:
+                    if await self.s.runs.finish(run.id, RunStatus.FAILED, error=error):
+                        writer = await self.s.events.open(run.id)
+                        data = {"status": "failed", "output": None, "error": error}
+                        writer.emit(ev.RUN_COMPLETED, data)
+                        await writer.close()
+                        count += 1
+        return count
 
     # ----------------------------------------------------------------- the loop
 
