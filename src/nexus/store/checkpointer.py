@@ -2,14 +2,30 @@
 record in ``node_checkpoints``.
 
 Every save is its own committed transaction, so when ``save_node`` returns the node's output
-survives a crash (the executor awaits it before any successor starts). The run row must exist
-before the executor runs (``nexus.worker.workflow_runs`` inserts it ``queued``); the run's
-nesting depth is kept in its ``spec_snapshot`` and the waiting requests are the node records.
+survives a crash (the executor awaits it before any successor starts).
+
+Node saves are the hot path (two per node). On a SQLite file they are written synchronously, on
+the event loop's thread, through a private ``sqlite3`` connection in autocommit mode: one
+``INSERT ... ON CONFLICT DO UPDATE`` is one short transaction, with no thread hand-offs (the
+async driver would need several per save, each waiting for the scheduler). The database is in
+WAL mode with ``synchronous=NORMAL`` (the same pragmas as ``nexus.store.db``): a committed save is
+in the WAL when the call returns, so it survives the process being killed (only an OS crash or
+power loss can drop the last commits). That connection never waits for a lock (busy timeout
+0): when another connection holds the write lock, the save goes through the async engine instead,
+which waits for it without blocking the loop. Values are stored exactly as SQLAlchemy stores them
+(JSON text, ``null`` for ``None``, the SQLite datetime format), so every reader is unchanged.
+PostgreSQL gets the same upsert through the async engine; other dialects an ORM merge.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from nexus.core.errors import NotFoundError
 from nexus.core.status import RunStatus
@@ -19,8 +35,58 @@ from nexus.store.tables import NodeCheckpointRow, RunRow, utcnow
 
 
 class SqlCheckpointer:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, direct: bool = True) -> None:
+        """``direct=False`` keeps SQLite node saves on the async engine (for comparison)."""
         self.db = db
+        self._upsert = _node_upsert(db.engine.dialect.name)
+        url = db.engine.url
+        path = url.database if url.get_backend_name() == "sqlite" else None
+        self._direct_path = path if direct and path and path != ":memory:" else None
+        self._direct: sqlite3.Connection | None = None
+
+    def close(self) -> None:
+        """Close the direct SQLite connection (it reopens on the next save)."""
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = self._direct
+        if conn is None:
+            assert self._direct_path is not None
+            conn = sqlite3.connect(self._direct_path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=0")
+            self._direct = conn
+        return conn
+
+    def _save_direct(self, run_id: str, record: NodeRecord, now: datetime) -> bool:
+        """Write the record now; ``False`` when the database is locked by another writer."""
+        params = (
+            run_id,
+            record.node_id,
+            record.status.value,
+            record.attempt,
+            json.dumps(record.outputs),
+            json.dumps(record.error),
+            json.dumps(record.waiting),
+            record.duration_ms,
+            now.strftime(_SQLITE_DATETIME),
+        )
+        try:
+            cursor = self._connection().execute(_DIRECT_UPSERT, params)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return False
+            raise
+        except sqlite3.IntegrityError as exc:
+            raise NotFoundError(
+                f"run {run_id!r} has no row; create it before executing the run"
+            ) from exc
+        cursor.close()
+        return True
 
     async def save_run(self, state: RunState) -> None:
         values: dict[str, object] = {
@@ -73,20 +139,26 @@ class SqlCheckpointer:
         )
 
     async def save_node(self, run_id: str, record: NodeRecord) -> None:
-        async with self.db.sessions.begin() as session:
-            await session.merge(
-                NodeCheckpointRow(
-                    run_id=run_id,
-                    node_id=record.node_id,
-                    status=record.status.value,
-                    attempt=record.attempt,
-                    outputs=record.outputs,
-                    error=record.error,
-                    waiting=record.waiting,
-                    duration_ms=record.duration_ms,
-                    updated_at=utcnow(),
-                )
-            )
+        now = utcnow()
+        if self._direct_path is not None and self._save_direct(run_id, record, now):
+            return
+        values: dict[str, Any] = {
+            "run_id": run_id,
+            "node_id": record.node_id,
+            "status": record.status.value,
+            "attempt": record.attempt,
+            "outputs": record.outputs,
+            "error": record.error,
+            "waiting": record.waiting,
+            "duration_ms": record.duration_ms,
+            "updated_at": now,
+        }
+        if self._upsert is None:
+            async with self.db.sessions.begin() as session:
+                await session.merge(NodeCheckpointRow(**values))
+            return
+        async with self.db.engine.begin() as conn:
+            await conn.execute(self._upsert, values)
 
     async def load_nodes(self, run_id: str) -> dict[str, NodeRecord]:
         async with self.db.sessions() as session:
@@ -105,3 +177,35 @@ class SqlCheckpointer:
                 )
                 for r in rows
             }
+
+
+def _node_upsert(dialect: str) -> sa.Insert | None:
+    """``INSERT ... ON CONFLICT (run_id, node_id) DO UPDATE`` of every other column."""
+    insert: Any
+    if dialect == "sqlite":
+        insert = sqlite.insert
+    elif dialect == "postgresql":
+        insert = postgresql.insert
+    else:
+        return None
+    table = NodeCheckpointRow.__table__
+    stmt = insert(table)
+    keys = ("run_id", "node_id")
+    return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=[table.c[k] for k in keys],
+        set_={c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys},
+    )
+
+
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy's SQLite dialect stores a ``DateTime`` (UTC here, like ``UTCDateTime``)."""
+
+_DIRECT_UPSERT = """
+INSERT INTO node_checkpoints
+    (run_id, node_id, status, attempt, outputs, error, waiting, duration_ms, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, node_id) DO UPDATE SET
+    status = excluded.status, attempt = excluded.attempt, outputs = excluded.outputs,
+    error = excluded.error, waiting = excluded.waiting, duration_ms = excluded.duration_ms,
+    updated_at = excluded.updated_at
+"""
