@@ -246,7 +246,14 @@ async def test_agent_tool_http_nodes_call_their_services(spec: SpecBuilder) -> N
     assert calls == [
         ("agent", "writer", "hi", "a:1"),
         ("tool", "calc", {"e": "1+1"}),
-        ("http", "POST", "https://example.com/p", {}, {"x": 1}, 30.0),
+        (
+            "http",
+            "POST",
+            "https://example.com/p",
+            {"Content-Type": "application/json"},
+            '{"x": 1}',
+            30.0,
+        ),
     ]
 
 

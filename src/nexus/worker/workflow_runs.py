@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
+import sqlalchemy as sa
 from agents import Agent, RunConfig, Runner
 from agents.stream_events import RawResponsesStreamEvent
 
@@ -45,6 +49,7 @@ from nexus.core.sandbox_types import ExecRequest, SandboxUnavailableError
 from nexus.core.status import RunStatus
 from nexus.engine.checkpoints import NodeStatus
 from nexus.engine.executor import RunOutcome, WorkflowExecutor
+from nexus.engine.http_client import HttpRequester
 from nexus.engine.plan import WorkflowPlan
 from nexus.engine.services import Services, TokenCallback
 from nexus.engine.spec import WorkflowSpec
@@ -54,6 +59,7 @@ from nexus.store.run_repository import StoredRun
 from nexus.store.tables import RunRow
 from nexus.store.workflow_repository import StoredWorkflow
 from nexus.tools.http_fetch import HttpFetcher
+from nexus.tools.registry import invoke_tool
 from nexus.worker.agent_runs import AgentRunner
 from nexus.worker.services import RunServices
 
@@ -63,10 +69,18 @@ WORKFLOW = "workflow"
 
 
 def snapshot(
-    spec: WorkflowSpec, workflow_id: str | None, version: int | None, depth: int = 0
+    spec: WorkflowSpec,
+    workflow_id: str | None,
+    version: int | None,
+    depth: int = 0,
+    parent_run_id: str | None = None,
 ) -> dict[str, Any]:
-    """A run's ``spec_snapshot``: the exact spec it runs, and where it came from."""
-    return {"workflow_id": workflow_id, "version": version, "depth": depth, "spec": spec.to_json()}
+    """A run's ``spec_snapshot``: the exact spec it runs, and where it came from (a sub-workflow
+    run also names the run whose node started it)."""
+    data = {"workflow_id": workflow_id, "version": version, "depth": depth, "spec": spec.to_json()}
+    if parent_run_id is not None:
+        data["parent_run_id"] = parent_run_id
+    return data
 
 
 def check_inputs(plan: WorkflowPlan, inputs: dict[str, Any]) -> None:
@@ -102,6 +116,40 @@ class _TokenSink:
         if type == ev.TOKEN and self.on_token is not None:
             self.on_token(str(data.get("delta", "")))
         return RunEvent("", self.seq, type, data, 0.0)
+
+
+def accepts_idempotency_key(handler: Callable[..., Any]) -> bool:
+    """Whether a tool handler takes an ``idempotency_key`` keyword argument."""
+    try:
+        parameters = inspect.signature(handler).parameters
+    except (TypeError, ValueError):
+        return False
+    param = parameters.get("idempotency_key")
+    return param is not None and param.kind in (
+        inspect.Parameter.KEYWORD_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
+
+
+class _JsonAnswer(JsonSchemaOutput):
+    """Asks the model for JSON matching the llm node's ``output_schema`` (structured output
+    where the provider has it) but hands the answer back as text, valid or not: the node
+    validates it and repairs an invalid one by asking again with the errors. Raising here, as
+    ``JsonSchemaOutput`` does, would fail the node before it could repair anything."""
+
+    def validate_json(self, json_str: str) -> Any:
+        return json_str
+
+
+def _json_answer(schema: dict[str, Any] | None) -> _JsonAnswer | None:
+    """Structured output for an object schema; other schemas (arrays, scalars) are asked for
+    in the prompt only, since providers' JSON modes want an object at the top."""
+    if schema is None or schema.get("type") != "object":
+        return None
+    try:
+        return _JsonAnswer(schema)
+    except NexusError:
+        return None
 
 
 class PlatformServices:
@@ -190,7 +238,7 @@ class PlatformServices:
             name="llm_node",
             instructions=system,
             model=sdk_model,
-            output_type=JsonSchemaOutput(schema) if schema is not None else None,
+            output_type=_json_answer(schema),
         )
         result = Runner.run_streamed(
             agent, prompt, max_turns=1, run_config=RunConfig(tracing_disabled=True)
@@ -231,9 +279,15 @@ class PlatformServices:
         return outcome.output
 
     async def tool(self, name: str, arguments: dict[str, Any], *, idempotency_key: str) -> Any:
+        """A tool whose handler takes an ``idempotency_key`` keyword gets the node's key
+        (``run_id:node_id:attempt``, the same when a crashed run re-runs the node), so it can
+        recognise a repeated call; other tools are called with their arguments only."""
         if name not in self.s.tools:
             raise ToolError(f"unknown tool {name!r}; see GET /api/v1/agents/tools/available")
-        text = await self.s.tools.invoke(name, json.dumps(arguments))
+        spec = self.s.tools.get(name)
+        if accepts_idempotency_key(spec.handler):
+            spec = replace(spec, handler=partial(spec.handler, idempotency_key=idempotency_key))
+        text = await invoke_tool(spec, json.dumps(arguments))
         if text.startswith("error: "):  # the registry reports failures as text for models
             raise ToolError(text.removeprefix("error: "))
         try:
@@ -244,16 +298,9 @@ class PlatformServices:
     async def http(
         self, method: str, url: str, *, headers: dict[str, str], body: Any, timeout_s: float
     ) -> dict[str, Any]:
-        if method.upper() != "GET":
-            raise ToolError(f"http nodes support GET only for now, not {method}")
         fetcher = self.s.http_fetcher if self.s.http_fetcher is not None else HttpFetcher()
-        async with asyncio.timeout(timeout_s):
-            result = await fetcher.fetch(url)
-        return {
-            "status": result.status,
-            "headers": {"content-type": result.content_type},
-            "body": result.text,
-        }
+        requester = HttpRequester.like(fetcher)
+        return await requester.request(method, url, headers=headers, body=body, timeout_s=timeout_s)
 
     async def sub(
         self,
@@ -281,7 +328,9 @@ class PlatformServices:
                 agent_id=None,
                 session_id=None,
                 input=inputs,
-                spec_snapshot=snapshot(spec, workflow_id, version, depth),
+                spec_snapshot=snapshot(
+                    spec, workflow_id, version, depth, idempotency_key.split(":", 1)[0]
+                ),
                 owner_id=self.owner_id,
                 workspace_id=self.workspace_id,
                 kind=WORKFLOW,
@@ -442,12 +491,47 @@ class WorkflowRuns:
                 task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         # Whatever is still unfinished (never started, or paused meanwhile) is closed here.
-        error = {"code": "cancelled", "message": "cancelled by request"}
-        if await self.s.runs.finish(run.id, RunStatus.CANCELLED, error=error):
-            writer = await self.s.events.open(run.id)
+        await self._close_cancelled(run.id, "cancelled by request")
+        # Sub-workflow runs executing inside the stopped node were interrupted like a crash
+        # (they run in the parent's task): close them, and theirs, as cancelled too.
+        await self._cancel_children(run.id)
+        return await self.s.runs.get(run.id)
+
+    async def _close_cancelled(self, run_id: str, message: str) -> None:
+        error = {"code": "cancelled", "message": message}
+        if await self.s.runs.finish(run_id, RunStatus.CANCELLED, error=error):
+            writer = await self.s.events.open(run_id)
             writer.emit(ev.RUN_COMPLETED, {"status": "cancelled", "outputs": {}, "error": error})
             await writer.close()
-        return await self.s.runs.get(run.id)
+
+    async def _cancel_children(self, parent_id: str) -> None:
+        """Cancel every unfinished sub-workflow run started by ``parent_id``, depth first."""
+        for child_id in await self._unfinished_children(parent_id):
+            task = self._tasks.get(child_id)
+            executor = self._executors.get(child_id)
+            if executor is not None:
+                await executor.cancel(child_id)
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+            await self._close_cancelled(child_id, f"parent run {parent_id} was cancelled")
+            await self._cancel_children(child_id)
+
+    async def _unfinished_children(self, parent_id: str) -> list[str]:
+        unfinished = [s.value for s in RunStatus if not s.is_final]
+        where = sa.and_(RunRow.kind == WORKFLOW, RunRow.status.in_(unfinished))
+        children: list[str] = []
+        offset = 0
+        while True:
+            runs, _ = await self.s.runs.list(where=where, offset=offset, limit=100)
+            if not runs:
+                return children
+            offset += len(runs)
+            children += [
+                r.id
+                for r in runs
+                if r.spec_snapshot.get("depth", 0) > 0
+                and r.spec_snapshot.get("parent_run_id") == parent_id
+            ]
 
     async def wait(self, run_id: str) -> StoredRun:
         task = self._tasks.get(run_id)
@@ -492,6 +576,7 @@ class WorkflowRuns:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.checkpointer.close()
 
     # ----------------------------------------------------------------- internals
 

@@ -1,7 +1,9 @@
 """``llm``: one prompt to a model; with an output schema, JSON validated with repair-and-retry.
 
-When the answer does not parse or does not match ``output_schema``, the model gets the errors
-and its answer back and is asked for corrected JSON, up to ``max_repairs`` times.
+With ``output_schema`` the prompt asks for JSON matching it (and the platform's ``llm`` service
+asks the provider for structured output when the schema is an object). When the answer does not
+parse or does not match the schema, the model gets its answer and the errors back and is asked for
+corrected JSON, up to ``max_repairs`` times; then the node fails with ``provider_error``.
 """
 
 from __future__ import annotations
@@ -66,9 +68,10 @@ class LLMNode(NodeType):
         schema = properties.get("output_schema")
         prompt = str(properties["prompt"])
         call = {"model": properties["model"], "system": properties.get("system"), "schema": schema}
-        answer = await llm(prompt, **call, on_token=ctx.emit_token)
         if schema is None:
-            return NodeResult({"output": answer})
+            return NodeResult({"output": await llm(prompt, **call, on_token=ctx.emit_token)})
+        ask = f"{prompt}\n\nAnswer with only JSON matching this schema:\n{json.dumps(schema)}"
+        answer = await llm(ask, **call, on_token=ctx.emit_token)
         validator = Draft202012Validator(schema)
         repairs = properties.get("max_repairs", 2)
         for attempt in range(repairs + 1):
