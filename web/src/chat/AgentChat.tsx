@@ -209,7 +209,7 @@ export function AgentChat({
             Stop
           </Button>
         ) : null}
-        <Button type="submit" variant="primary" disabled={!input.trim() || sending || Boolean(disabledReason)}>
+        <Button type="submit" variant="primary" disabled={sending || Boolean(disabledReason)}>
           Send
         </Button>
       </form>
@@ -226,14 +226,17 @@ function ChatEntry({ item }: { item: ChatItem }) {
         </div>
       );
     case "assistant":
+      // The testid element holds the reply text only (it grows in place while streaming).
       return (
-        <div
-          className={`chat-msg chat-assistant ${item.streaming ? "cursor" : ""}`}
-          data-testid="chat-message-assistant"
-          data-streaming={item.streaming || undefined}
-        >
+        <div className="chat-assistant-wrap">
           {item.agent ? <div className="chat-meta">{item.agent}</div> : null}
-          {item.text}
+          <div
+            className={`chat-msg chat-assistant ${item.streaming ? "cursor" : ""}`}
+            data-testid="chat-message-assistant"
+            data-streaming={item.streaming || undefined}
+          >
+            {item.text}
+          </div>
         </div>
       );
     case "tool":

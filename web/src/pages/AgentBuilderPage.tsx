@@ -409,8 +409,9 @@ export default function AgentBuilderPage() {
                 {tools.length === 0 ? <p className="dim">No tools available.</p> : null}
                 <div className="tool-grid">
                   {tools.map((tool) => (
-                    <label key={tool.name} className="check" title={tool.description}>
+                    <div key={tool.name} className="check" title={tool.description}>
                       <input
+                        id={`tool-${tool.name}`}
                         type="checkbox"
                         checked={toolNames.has(tool.name)}
                         aria-describedby={`tool-desc-${tool.name}`}
@@ -422,13 +423,15 @@ export default function AgentBuilderPage() {
                           })
                         }
                       />
-                      <span>
-                        {tool.name}
+                      <div>
+                        <label htmlFor={`tool-${tool.name}`} style={{ color: "var(--text)" }}>
+                          {tool.name}
+                        </label>
                         <small id={`tool-desc-${tool.name}`} className="dim" style={{ display: "block" }}>
                           {tool.description.length > 90 ? `${tool.description.slice(0, 90)}…` : tool.description}
                         </small>
-                      </span>
-                    </label>
+                      </div>
+                    </div>
                   ))}
                 </div>
                 {fieldError("tools") ? <p className="field-error" role="alert">{fieldError("tools")}</p> : null}
