@@ -16,6 +16,8 @@ import pytest
 from agents.testing import ModelCall, ModelStep, assistant_message
 from fastapi import FastAPI
 
+from nexus.store import event_log
+
 PASSWORD = "correct horse battery staple"
 WAIT_S = 60.0
 """A safety net against a hung test (never an assertion about speed)."""
@@ -294,8 +296,11 @@ async def test_ids_of_another_workspace_are_not_found(app: FastAPI, client, make
 
 
 async def test_replay_then_live_without_gap_or_duplicate_across_a_reconnect(
-    app: FastAPI, client, providers
+    app: FastAPI, client, providers, monkeypatch
 ) -> None:
+    # The second socket follows a waiting run; the approval resumes it in this process, which
+    # must wake the follower through the bus, not the (here: hour-long) waiting-run poll.
+    monkeypatch.setattr(event_log, "WAITING_POLL_S", 3600.0)
     entered, release = blocking_model(providers, "thinker", "deep thoughts")
     workflow_id = await create_workflow(client, thinking_then_gate("thinker"))
     run_id = await start(client, workflow_id, {"topic": "bees"})

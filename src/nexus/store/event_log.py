@@ -18,11 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from nexus.core.events import RUN_COMPLETED, RunEvent
-from nexus.core.status import FINAL_STATUSES
+from nexus.core.status import FINAL_STATUSES, RunStatus
 from nexus.store.db import Database
 from nexus.store.tables import RunEventRow, RunRow
 
 POLL_INTERVAL_S = 0.25
+WAITING_POLL_S = 2.0
+"""A waiting run resumed by another process is noticed this late (one resumed here at once)."""
 # Events reach live readers at once (bus + memory); the table is written in batches at most this
 # often, so a turn's handful of events costs a fraction of one transaction.
 FLUSH_INTERVAL_S = 0.05
@@ -189,22 +191,38 @@ class RunEventLog:
             self.bus.unsubscribe(run_id, queue)
 
     async def _follow_stored(self, run_id: str, after_seq: int) -> AsyncIterator[RunEvent]:
-        """Replay from the table, polling while the run is not final (run live elsewhere)."""
+        """Replay from the table, polling while the run is not final (run live elsewhere).
+
+        A run that starts executing here (an approval resumes it) wakes the reader at once
+        through the bus; so a waiting run, which only another process could resume, is
+        polled slowly."""
         last = after_seq
-        while True:
-            for event in await self.read(run_id, last):
-                last = event.seq
-                yield event
-                if event.type == RUN_COMPLETED:
-                    return
-            if run_id in self._live:  # the run started here meanwhile: switch to the bus
-                async for event in self.follow(run_id, last):
-                    yield event
-                return
-            async with self.db.sessions() as session:
-                status = await session.scalar(sa.select(RunRow.status).where(RunRow.id == run_id))
-            if status is None or status in FINAL_STATUSES:
+        wake = self.bus.subscribe(run_id)
+        try:
+            while True:
                 for event in await self.read(run_id, last):
+                    last = event.seq
                     yield event
-                return
-            await asyncio.sleep(POLL_INTERVAL_S)
+                    if event.type == RUN_COMPLETED:
+                        return
+                if run_id in self._live:  # the run started here meanwhile: switch to the bus
+                    async for event in self.follow(run_id, last):
+                        yield event
+                    return
+                async with self.db.sessions() as session:
+                    status = await session.scalar(
+                        sa.select(RunRow.status).where(RunRow.id == run_id)
+                    )
+                if status is None or status in FINAL_STATUSES:
+                    for event in await self.read(run_id, last):
+                        yield event
+                    return
+                interval = WAITING_POLL_S if status == RunStatus.WAITING else POLL_INTERVAL_S
+                try:  # what woke us is replayed from the writer's memory or the table
+                    await asyncio.wait_for(wake.get(), interval)
+                except TimeoutError:
+                    pass
+                while not wake.empty():
+                    wake.get_nowait()
+        finally:
+            self.bus.unsubscribe(run_id, wake)
