@@ -10,6 +10,7 @@ import pytest
 
 from nexus.core import events as ev
 from nexus.core.status import RunStatus
+from nexus.engine.checkpoints import NodeStatus
 from nexus.engine.context import NodeContext
 from nexus.engine.executor import WorkflowExecutor
 from nexus.engine.memory import InMemoryCheckpointer, MemoryEventSink
@@ -347,3 +348,46 @@ async def test_workflow_inputs_are_checked_against_the_input_schema(
     assert caught.value.details == [
         {"node": None, "field": "inputs.n", "message": "'x' is not of type 'integer'"}
     ]
+
+
+async def test_a_failing_branch_stops_the_chain_the_executing_task_runs_itself(
+    executor: WorkflowExecutor,
+    spec: SpecBuilder,
+    checkpointer: InMemoryCheckpointer,
+    gate: Gate,
+    sink: MemoryEventSink,
+) -> None:
+    """The first source's chain runs in the task that awaits the run; a failure elsewhere
+    interrupts the node it is blocked in, as it cancels every other task."""
+    wf = spec(
+        [
+            {"id": "blocked", "type": "gate", "properties": {"gate": "never"}},
+            {"id": "after", "type": "gate", "properties": {"gate": "open"}},
+            {"id": "bad", "type": "transform", "properties": {"template": "{{ 1 / 0 }}"}},
+        ],
+        ["blocked->after"],
+    )
+    gate.gate("open").set()
+    outcome = await executor.start(executor.compile(wf), {}, events=sink, run_id="run_f")
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error is not None and outcome.error["node"] == "bad"
+    records = checkpointer.nodes["run_f"]
+    assert records["blocked"].status is NodeStatus.RUNNING  # interrupted, not completed
+    assert "after" not in records
+    assert sink.of(ev.RUN_COMPLETED)[-1]["status"] == "failed"
+
+
+async def test_a_crash_while_the_run_is_being_stopped_still_propagates(
+    executor: WorkflowExecutor,
+    spec: SpecBuilder,
+    checkpointer: InMemoryCheckpointer,
+    sink: MemoryEventSink,
+) -> None:
+    plan = executor.compile(spec([{"id": "g", "type": "gate", "properties": {"gate": "x"}}], []))
+    run = asyncio.create_task(executor.start(plan, {}, events=sink, run_id="run_x"))
+    await _until(lambda: sink.of(ev.NODE_STARTED))
+    assert await executor.cancel("run_x") is True  # our own interrupt of the inline node
+    run.cancel()  # and the process going down at the same moment
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert checkpointer.runs["run_x"].status is RunStatus.RUNNING  # resumable, like a crash
