@@ -422,7 +422,11 @@ class _Loop:
     async def _attempt(
         self, number: int, answer: str, files: dict[str, str]
     ) -> tuple[_Attempt, dict[str, str], ExecResult | None]:
-        event: dict[str, Any] = {"attempt": number, "tokens": self.tokens, "answer": answer}
+        event: dict[str, Any] = {
+            "attempt": number,
+            "tokens": self.tokens,
+            "answer": _tail(answer, EVENT_TEXT_CHARS),
+        }
         changed, problem = self._changes(answer, files)
         if problem is not None:
             attempt = _Attempt(number, error=normalise_error(problem), feedback=problem)
