@@ -82,6 +82,7 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
   const [inspectorClosedFor, setInspectorClosedFor] = useState<string | null>(null);
   const [published, setPublished] = useState<number | null>(() => publishedVersion(workflow));
   const runId = run.runId;
+  const [retryPending, setRetryPending] = useState<string | null>(null);
 
   // A route change (history row, back/forward) shows that run.
   useEffect(() => {
@@ -142,6 +143,14 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
     }
   }, []);
   const status = run.status;
+  useEffect(() => {
+    if (retryPending !== null && (retryPending !== runId || status !== "failed")) setRetryPending(null);
+  }, [retryPending, runId, status]);
+  useEffect(() => {
+    if (retryPending === null) return;
+    const timer = setTimeout(() => setRetryPending(null), 15_000);
+    return () => clearTimeout(timer);
+  }, [retryPending]);
   const settled = status !== null && !ACTIVE_STATUSES.has(status);
   const waitingNow = status === "waiting";
   useEffect(() => {
@@ -238,7 +247,8 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
     act("retry", async () => {
       const id = runId!;
       await ok(api.POST("/api/v1/executions/{run_id}/retry", { params: { path: { run_id: id } } }));
-      setRun((current) => (current.runId === id ? { ...current, status: "running" } : current));
+      // The retried run's events (workflow_status running, …) follow on the same stream.
+      setRetryPending(id);
       stream.resume();
     });
 
@@ -354,7 +364,11 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
           </Button>
         ) : null}
         {status === "failed" && canEdit && runId !== null ? (
-          <Button onClick={retry} busy={busy === "retry"} disabled={busy !== null}>
+          <Button
+            onClick={retry}
+            busy={busy === "retry" || retryPending === runId}
+            disabled={busy !== null || retryPending === runId}
+          >
             Retry from failed node
           </Button>
         ) : null}

@@ -3,7 +3,7 @@
 // socket is unavailable. Reconnects resume after the last seq seen; events are delivered once,
 // in seq order (a gap is filled from the stored list before anything after it is delivered).
 import { useCallback, useEffect, useRef, useState } from "react";
-import { errorMessage, rawFetch } from "../../api/client";
+import { ApiError, errorMessage, rawFetch } from "../../api/client";
 import { EVENT_TYPES, toRunEvent, type RunEvent } from "./events";
 
 export type Transport = "ws" | "sse";
@@ -267,6 +267,11 @@ export function useRunEvents(
         } catch (error) {
           if (signal.aborted) return;
           setState({ phase: "error", transport: null, error: errorMessage(error) });
+          if (error instanceof ApiError && [401, 403, 404].includes(error.status)) {
+            // Not visible (or signed out): retrying will not help until something changes.
+            await waitForResume();
+            continue;
+          }
           await sleep(RECONNECT_DELAYS_MS[Math.min(failures, RECONNECT_DELAYS_MS.length - 1)], signal);
           failures += 1;
         }
