@@ -156,6 +156,7 @@ def request_body(method: str, path: str, world: World) -> dict[str, Any]:
             "json": {"path": "main.py", "version": 1}
         },
         ("POST", "/api/v1/code/tasks"): {"json": {"prompt": "print hi", "model": "test:shared"}},
+        ("PUT", "/api/v1/admin/limits"): {"json": {"values": {"run_rate_per_minute": 60}}},
     }
     if (method, path) in bodies:
         return bodies[(method, path)]

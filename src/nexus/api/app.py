@@ -17,6 +17,7 @@ from nexus.api.errors import install_error_handlers
 from nexus.api.hardening import install_hardening
 from nexus.api.rate_limits import RateLimits
 from nexus.api.routes import (
+    admin,
     agent_tools,
     agents,
     apps,
@@ -63,6 +64,7 @@ ROUTERS = (
     executions,
     node_types,
     ws,
+    admin,
 )
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ def create_app(
         services = build_services(settings, providers)
         runner = AgentRunner(services)
         app.state.services = services
+        await admin.apply_stored_limits(services)  # limits an administrator overrode
         app.state.runner = runner
         workflow_runs = WorkflowRuns(services, runner)
         app.state.workflow_runs = workflow_runs

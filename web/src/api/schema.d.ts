@@ -4,6 +4,30 @@
  */
 
 export interface paths {
+    "/api/v1/admin/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Limits
+         * @description The effective instance limits: rate, run, workflow-default and sandbox limits.
+         */
+        get: operations["get_limits_api_v1_admin_limits_get"];
+        /**
+         * Put Limits
+         * @description Override rate and run limits (``null`` returns one to its configured value).
+         */
+        put: operations["put_limits_api_v1_admin_limits_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents": {
         parameters: {
             query?: never;
@@ -241,6 +265,48 @@ export interface paths {
         post?: never;
         /** Detach Tool */
         delete: operations["detach_tool_api_v1_agents__agent_id__tools__tool_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Apps */
+        get: operations["list_apps_api_v1_apps_get"];
+        put?: never;
+        /**
+         * Start App
+         * @description Start the project's ``entry`` as a web app; answers once it serves HTTP (or crashed).
+         */
+        post: operations["start_app_api_v1_apps_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get App */
+        get: operations["get_app_api_v1_apps__app_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Stop App
+         * @description Stop the app (its sandbox is killed); the record stays, with status ``stopped``.
+         */
+        delete: operations["stop_app_api_v1_apps__app_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1222,6 +1288,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app_id}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Proxy App Get
+         * @description Forward the request to the app (see the module docstring for what is forwarded).
+         */
+        get: operations["proxy_app_get_apps__app_id___path__get"];
+        /**
+         * Proxy App Put
+         * @description Forward the request to the app (see the module docstring for what is forwarded).
+         */
+        put: operations["proxy_app_put_apps__app_id___path__put"];
+        /**
+         * Proxy App Post
+         * @description Forward the request to the app (see the module docstring for what is forwarded).
+         */
+        post: operations["proxy_app_post_apps__app_id___path__post"];
+        /**
+         * Proxy App Delete
+         * @description Forward the request to the app (see the module docstring for what is forwarded).
+         */
+        delete: operations["proxy_app_delete_apps__app_id___path__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Proxy App Patch
+         * @description Forward the request to the app (see the module docstring for what is forwarded).
+         */
+        patch: operations["proxy_app_patch_apps__app_id___path__patch"];
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1436,6 +1538,80 @@ export interface components {
             scope: string;
             /** Verified */
             verified: boolean;
+            /** Workspace Id */
+            workspace_id: string | null;
+        };
+        /** AppCreate */
+        AppCreate: {
+            /**
+             * Access
+             * @default private
+             * @enum {string}
+             */
+            access: "private" | "workspace" | "public";
+            /** Entry */
+            entry: string;
+            /**
+             * Permanent
+             * @default false
+             */
+            permanent: boolean;
+            /** Project Id */
+            project_id: string;
+            /** Ttl S */
+            ttl_s?: number | null;
+        };
+        /** AppPublic */
+        AppPublic: {
+            /**
+             * Access
+             * @enum {string}
+             */
+            access: "private" | "workspace" | "public";
+            /** Cpu S */
+            cpu_s: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Ended At */
+            ended_at: string | null;
+            /** Entry */
+            entry: string;
+            /** Error */
+            error: string | null;
+            /** Exit Code */
+            exit_code: number | null;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: string;
+            /** Killed Reason */
+            killed_reason: string | null;
+            /** Owner Id */
+            owner_id: string | null;
+            /** Permanent */
+            permanent: boolean;
+            /** Project Id */
+            project_id: string;
+            /** Rss Bytes */
+            rss_bytes: number | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "starting" | "running" | "crashed" | "stopped" | "expired";
+            /** Stderr Tail */
+            stderr_tail: string | null;
+            /** Ttl S */
+            ttl_s: number | null;
+            /** Uptime S */
+            uptime_s: number | null;
+            /** Url */
+            url: string;
             /** Workspace Id */
             workspace_id: string | null;
         };
@@ -1738,6 +1914,11 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
         /** HandoffCreate */
         HandoffCreate: {
             /**
@@ -1819,6 +2000,57 @@ export interface components {
              * @enum {string}
              */
             type: "llm";
+        };
+        /** LimitPublic */
+        LimitPublic: {
+            /** Default */
+            default: number;
+            /** Editable */
+            editable: boolean;
+            /**
+             * Group
+             * @enum {string}
+             */
+            group: "rate" | "runs" | "workflow" | "sandbox";
+            /**
+             * Integer
+             * @default true
+             */
+            integer: boolean;
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /**
+             * Overridden
+             * @default false
+             */
+            overridden: boolean;
+            /** Unit */
+            unit: string;
+            /** Value */
+            value: number;
+        };
+        /** LimitsPublic */
+        LimitsPublic: {
+            /** Limits */
+            limits: components["schemas"]["LimitPublic"][];
+            /** Note */
+            note: string;
+        };
+        /** LimitsUpdate */
+        LimitsUpdate: {
+            /**
+             * Values
+             * @description setting name → new value; null returns it to the server's configured value
+             */
+            values: {
+                [key: string]: number | null;
+            };
         };
         /** MePublic */
         MePublic: {
@@ -2001,6 +2233,17 @@ export interface components {
         Page_AgentPublic_: {
             /** Items */
             items: components["schemas"]["AgentPublic"][];
+            /** Limit */
+            limit: number;
+            /** Page */
+            page: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[AppPublic] */
+        Page_AppPublic_: {
+            /** Items */
+            items: components["schemas"]["AppPublic"][];
             /** Limit */
             limit: number;
             /** Page */
@@ -2511,6 +2754,19 @@ export interface components {
             /** Is Active */
             is_active: boolean;
         };
+        /** ValidationError */
+        ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+        };
         /** VersionCreate */
         VersionCreate: {
             /** Label */
@@ -2707,6 +2963,104 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_limits_api_v1_admin_limits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_limits_api_v1_admin_limits_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LimitsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_agents_api_v1_agents_get: {
         parameters: {
             query?: {
@@ -3791,6 +4145,205 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_apps_api_v1_apps_get: {
+        parameters: {
+            query?: {
+                page?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AppPublic_"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_app_api_v1_apps_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_app_api_v1_apps__app_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stop_app_api_v1_apps__app_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppPublic"];
+                };
             };
             /** @description Not found */
             404: {
@@ -7085,6 +7638,156 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    proxy_app_get_apps__app_id___path__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    proxy_app_put_apps__app_id___path__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    proxy_app_post_apps__app_id___path__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    proxy_app_delete_apps__app_id___path__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    proxy_app_patch_apps__app_id___path__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
