@@ -211,6 +211,7 @@ async def test_cancel_a_running_task(client, providers) -> None:
         ({"prompt": "p", "entry": "../escape.py"}, 422, "entry"),
         ({"prompt": "p", "entry": "/abs.py"}, 422, "entry"),
         ({"prompt": "p", "timeout_s": 0}, 422, "timeout_s"),
+        ({"prompt": "p", "timeout_s": 300}, 422, "timeout_s"),  # above the sandbox ceiling
         ({"prompt": "p", "test_command": ""}, 422, "test_command"),
         ({"prompt": "p", "project_id": "prj_missing"}, 404, None),
         ({"prompt": "p", "surprise": True}, 422, "surprise"),
@@ -263,3 +264,26 @@ async def test_tasks_left_running_by_a_dead_process_end_failed(services) -> None
         ]
     assert (await services.runs.get("run_agent")).status.value == "queued"
     assert await tasks.recover() == 0
+
+
+async def test_the_run_streams_its_attempts_as_sse(client, providers) -> None:
+    import json
+
+    script(providers, "streamed", BROKEN, PATCH)
+    accepted = await client.post(TASKS, json={"prompt": "greet", "model": "test:streamed"})
+    assert accepted.status_code == 202, accepted.text
+    run_id = accepted.json()["run_id"]
+    response = await client.get(f"/api/v1/runs/{run_id}/events")  # live until run_completed
+    events = []
+    for block in response.text.replace("\r\n", "\n").split("\n\n"):
+        lines = [line for line in block.split("\n") if line.startswith("data: ")]
+        if lines:
+            events.append(json.loads(lines[0].removeprefix("data: ")))
+    assert [(e["seq"], e["type"]) for e in events] == [
+        (1, "run_started"),
+        (2, "code_attempt"),
+        (3, "code_attempt"),
+        (4, "run_completed"),
+    ]
+    assert events[-1]["data"]["status"] == "succeeded"
+    assert events[-1]["data"]["output"]["versions"] == {"main.py": 2}

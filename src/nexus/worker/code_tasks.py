@@ -26,7 +26,13 @@ from agents import Agent, ModelSettings, RunConfig, Runner
 from nexus.core import events as ev
 from nexus.core.errors import InvalidInputError, NexusError
 from nexus.core.ids import new_id
-from nexus.core.sandbox_types import ExecRequest, ExecResult, Sandbox, SandboxUnavailableError
+from nexus.core.sandbox_types import (
+    ExecRequest,
+    ExecResult,
+    Sandbox,
+    SandboxLimitError,
+    SandboxUnavailableError,
+)
 from nexus.core.status import RunStatus
 from nexus.store.code_projects import FileVersion, check_path
 from nexus.store.event_log import RunEventWriter
@@ -151,7 +157,14 @@ class CodeTasks:
         """Check everything, insert the run ``queued`` (and a project if none was given), and
         start the loop in the background. The caller has checked access to ``project_id``."""
         request.check()
-        self._require_sandbox()
+        sandbox = self._require_sandbox()
+        ceilings = getattr(getattr(sandbox, "config", None), "ceilings", None)
+        if request.timeout_s is not None and ceilings is not None:
+            if request.timeout_s > ceilings.timeout_s:
+                raise SandboxLimitError(
+                    f"timeout_s must be at most {ceilings.timeout_s:g} (the admin ceiling)",
+                    field="timeout_s",
+                )
         model_id = request.model if request.model is not None else self.s.settings.default_model
         try:
             self.s.providers.check_model(model_id)
