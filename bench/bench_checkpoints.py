@@ -15,8 +15,8 @@ Two measurements, interleaved with the same executor on an in-memory checkpointe
 * **per save**: the two saves one node makes (``running`` then ``completed`` with its outputs),
   timed around the ``save_node`` calls themselves, p50 and p95 over every node.
 
-Both for the production path (node saves through a direct ``sqlite3`` connection) and, for
-comparison, with node saves on the async engine (``SqlCheckpointer(db, direct=False)``).
+Both for the production path (checkpoints through a direct ``sqlite3`` connection) and, for
+comparison, on the async engine (``SqlCheckpointer(db, direct=False)``).
 
 Target: ≤ 0.5 ms added per node (p50).
 """
@@ -145,7 +145,9 @@ async def measure(direct: bool) -> dict[str, Any]:
     fixed = [(t - base[SHORT]) * 1e3 - SHORT * per_node for t in sql_times[SHORT]]
     per_node_saves = [(saves[i] + saves[i + 1]) * 1e3 for i in range(0, len(saves) - 1, 2)]
     return {
-        "node_saves": "direct sqlite3, autocommit" if direct else "async engine (aiosqlite)",
+        "node_saves": "direct sqlite3 connection (production)"
+        if direct
+        else "async engine (aiosqlite)",
         "setup": {
             "database": "SQLite file (WAL, synchronous=NORMAL) in a temporary NEXUS_HOME",
             "checkpointer": "nexus.store.checkpointer.SqlCheckpointer",
@@ -183,10 +185,11 @@ def write_report(results: dict[str, Any]) -> None:
         "extra nodes of the long chain add on SQLite beyond what they add in memory, / 40; "
         "added per run = the rest (loading and saving the run's own state, once per run); "
         "saves = the two `save_node` calls of one node (`running`, then `completed`), timed "
-        "alone. The first row is what production uses; the second keeps node saves on the "
-        "async engine (aiosqlite), for comparison.",
+        "alone. The first row is what production uses; the second keeps every checkpoint "
+        "read and write on the async engine (aiosqlite), for comparison. Figures are "
+        "differences of noisy timings: a value near zero can come out slightly negative.",
         "",
-        "| node saves | added/node p50 ms | p95 ms | added/run p50 ms | p95 ms | "
+        "| checkpoints | added/node p50 ms | p95 ms | added/run p50 ms | p95 ms | "
         "saves/node p50 ms | p95 ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]

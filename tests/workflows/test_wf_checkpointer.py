@@ -10,7 +10,8 @@ import sqlite3
 import pytest
 
 from nexus.core.errors import NotFoundError
-from nexus.engine.checkpoints import NodeRecord, NodeStatus
+from nexus.core.status import RunStatus
+from nexus.engine.checkpoints import NodeRecord, NodeStatus, RunState
 from nexus.store.checkpointer import SqlCheckpointer
 
 RECORDS = [
@@ -92,3 +93,48 @@ async def test_a_run_without_a_row_is_refused(services) -> None:  # type: ignore
             await checkpointer.save_node("run_missing", NodeRecord("n", NodeStatus.RUNNING, 1))
     finally:
         checkpointer.close()
+
+
+def _run_row(path: str, run_id: str) -> tuple:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT status, input, output, error, started_at IS NOT NULL, "
+            "finished_at IS NOT NULL FROM runs WHERE id = ?",
+            (run_id,),
+        ).fetchone()
+
+
+async def test_run_state_saves_and_loads_match_the_async_engine(services) -> None:  # type: ignore[no-untyped-def]
+    direct = SqlCheckpointer(services.db)
+    engine = SqlCheckpointer(services.db, direct=False)
+    path = services.db.engine.url.database
+    try:
+        for checkpointer, run_id in ((direct, "run_sd"), (engine, "run_se")):
+            await _new_run(services, run_id)
+            state = await checkpointer.load_run(run_id)
+            assert state == RunState(run_id, RunStatus.QUEUED, {})
+            state.status = RunStatus.RUNNING
+            await checkpointer.save_run(state)
+            await checkpointer.save_node(
+                run_id, NodeRecord("ask", NodeStatus.WAITING, 1, waiting={"message": "ok?"})
+            )
+            state.status = RunStatus.WAITING
+            await checkpointer.save_run(state)
+        assert await direct.load_run("run_sd") == await engine.load_run("run_sd")
+        waiting = await direct.load_run("run_se")
+        assert waiting is not None and waiting.waiting == {"ask": {"message": "ok?"}}
+        assert _run_row(path, "run_sd") == _run_row(path, "run_se")
+        for checkpointer, run_id in ((direct, "run_sd"), (engine, "run_se")):
+            final = RunState(
+                run_id, RunStatus.SUCCEEDED, {}, outputs={"a": [1, "é"]}, error=None, depth=0
+            )
+            await checkpointer.save_run(final)
+        assert _run_row(path, "run_sd") == _run_row(path, "run_se")
+        assert _run_row(path, "run_sd")[4:] == (1, 1)
+        done = RunState("run_se", RunStatus.SUCCEEDED, {}, outputs={"a": [1, "é"]})
+        assert await direct.load_run("run_se") == await engine.load_run("run_se") == done
+        assert await direct.load_run("run_missing") is None
+        with pytest.raises(NotFoundError):
+            await direct.save_run(RunState("run_missing", RunStatus.RUNNING, {}))
+    finally:
+        direct.close()

@@ -2,19 +2,24 @@
 record in ``node_checkpoints``.
 
 Every save is its own committed transaction, so when ``save_node`` returns the node's output
-survives a crash (the executor awaits it before any successor starts).
+survives a crash (the executor awaits it before any successor starts). The run row must exist
+before the executor runs (``nexus.worker.workflow_runs`` inserts it ``queued``); the run's
+nesting depth is kept in its ``spec_snapshot`` and the waiting requests are the node records.
 
 Node saves are the hot path (two per node). On a SQLite file they are written synchronously, on
 the event loop's thread, through a private ``sqlite3`` connection in autocommit mode: one
 ``INSERT ... ON CONFLICT DO UPDATE`` is one short transaction, with no thread hand-offs (the
-async driver would need several per save, each waiting for the scheduler). The database is in
-WAL mode with ``synchronous=NORMAL`` (the same pragmas as ``nexus.store.db``): a committed save is
-in the WAL when the call returns, so it survives the process being killed (only an OS crash or
-power loss can drop the last commits). That connection never waits for a lock (busy timeout
-0): when another connection holds the write lock, the save goes through the async engine instead,
-which waits for it without blocking the loop. Values are stored exactly as SQLAlchemy stores them
-(JSON text, ``null`` for ``None``, the SQLite datetime format), so every reader is unchanged.
-PostgreSQL gets the same upsert through the async engine; other dialects an ORM merge.
+async driver needs several per save, each waiting for the scheduler). The run's own state is
+saved (one ``UPDATE``) and loaded the same way; WAL readers never wait for writers.
+
+The database is in WAL mode with ``synchronous=NORMAL`` (the pragmas of ``nexus.store.db``): a
+committed save is in the WAL when the call returns, so it survives the process being killed
+(only an OS crash or power loss can drop the last commits). The direct connection never waits
+for a lock (busy timeout 0): when another connection holds the write lock, the save goes
+through the async engine instead, which waits for it without blocking the loop. Values are
+stored exactly as SQLAlchemy stores them (JSON text, ``null`` for ``None``, the SQLite datetime
+format), so every other reader is unchanged. PostgreSQL gets the same upsert through the async
+engine; other dialects an ORM merge.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from nexus.store.tables import NodeCheckpointRow, RunRow, utcnow
 
 class SqlCheckpointer:
     def __init__(self, db: Database, *, direct: bool = True) -> None:
-        """``direct=False`` keeps SQLite node saves on the async engine (for comparison)."""
+        """``direct=False`` keeps every SQLite read and write on the async engine."""
         self.db = db
         self._upsert = _node_upsert(db.engine.dialect.name)
         url = db.engine.url
@@ -88,14 +93,87 @@ class SqlCheckpointer:
         cursor.close()
         return True
 
+    def _save_run_direct(self, state: RunState, now: datetime) -> bool:
+        stamp = now.strftime(_SQLITE_DATETIME)
+        params = (
+            state.status.value,
+            json.dumps(state.inputs),
+            json.dumps({"value": state.outputs} if state.outputs is not None else None),
+            json.dumps(state.error),
+            stamp if state.status.is_final else None,
+            stamp if state.status is RunStatus.RUNNING else None,
+            state.run_id,
+        )
+        try:
+            cursor = self._connection().execute(_DIRECT_RUN_UPDATE, params)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return False
+            raise
+        updated = cursor.rowcount
+        cursor.close()
+        if updated != 1:
+            raise NotFoundError(
+                f"run {state.run_id!r} has no row; create it before executing the run"
+            )
+        return True
+
+    def _load_run_direct(self, run_id: str) -> RunState | None:
+        conn = self._connection()
+        row = conn.execute(
+            "SELECT kind, status, input, output, error, spec_snapshot FROM runs WHERE id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None or row[0] != "workflow":
+            return None
+        status = RunStatus(row[1])
+        waiting: dict[str, dict[str, Any]] = {}
+        if status is RunStatus.WAITING:
+            for node_id, request in conn.execute(
+                "SELECT node_id, waiting FROM node_checkpoints WHERE run_id = ? AND status = ?",
+                (run_id, NodeStatus.WAITING.value),
+            ):
+                waiting[node_id] = _json(request) or {}
+        snapshot = _json(row[5]) or {}
+        return RunState(
+            run_id=run_id,
+            status=status,
+            inputs=_json(row[2]),
+            outputs=(_json(row[3]) or {}).get("value"),
+            error=_json(row[4]),
+            waiting=waiting,
+            depth=int(snapshot.get("depth", 0)),
+        )
+
+    def _load_nodes_direct(self, run_id: str) -> dict[str, NodeRecord]:
+        rows = self._connection().execute(
+            "SELECT node_id, status, attempt, outputs, error, waiting, duration_ms "
+            "FROM node_checkpoints WHERE run_id = ?",
+            (run_id,),
+        )
+        return {
+            node_id: NodeRecord(
+                node_id=node_id,
+                status=NodeStatus(status),
+                attempt=attempt,
+                outputs=_json(outputs),
+                error=_json(error),
+                waiting=_json(waiting),
+                duration_ms=duration_ms,
+            )
+            for node_id, status, attempt, outputs, error, waiting, duration_ms in rows
+        }
+
     async def save_run(self, state: RunState) -> None:
+        now = utcnow()
+        if self._direct_path is not None and self._save_run_direct(state, now):
+            return
         values: dict[str, object] = {
             "status": state.status.value,
             "input": state.inputs,
             "output": {"value": state.outputs} if state.outputs is not None else None,
             "error": state.error,
         }
-        now = utcnow()
         if state.status.is_final:
             values["finished_at"] = now
         else:
@@ -116,6 +194,8 @@ class SqlCheckpointer:
                 )
 
     async def load_run(self, run_id: str) -> RunState | None:
+        if self._direct_path is not None:
+            return self._load_run_direct(run_id)
         async with self.db.sessions() as session:
             row = await session.get(RunRow, run_id)
             if row is None or row.kind != "workflow":
@@ -161,6 +241,8 @@ class SqlCheckpointer:
             await conn.execute(self._upsert, values)
 
     async def load_nodes(self, run_id: str) -> dict[str, NodeRecord]:
+        if self._direct_path is not None:
+            return self._load_nodes_direct(run_id)
         async with self.db.sessions() as session:
             rows = await session.scalars(
                 sa.select(NodeCheckpointRow).where(NodeCheckpointRow.run_id == run_id)
@@ -209,3 +291,15 @@ ON CONFLICT (run_id, node_id) DO UPDATE SET
     error = excluded.error, waiting = excluded.waiting, duration_ms = excluded.duration_ms,
     updated_at = excluded.updated_at
 """
+
+_DIRECT_RUN_UPDATE = """
+UPDATE runs SET
+    status = ?, input = ?, output = ?, error = ?, finished_at = ?,
+    started_at = COALESCE(started_at, ?)
+WHERE id = ?
+"""
+
+
+def _json(text: str | None) -> Any:
+    """A JSON column as SQLAlchemy reads it (``None`` for SQL NULL and for JSON ``null``)."""
+    return None if text is None else json.loads(text)
