@@ -243,7 +243,7 @@ function ChatEntry({ item }: { item: ChatItem }) {
       return (
         <details className="chat-event" data-testid="chat-tool-call">
           <summary>
-            🛠 {item.tool}({item.arguments.length > 80 ? `${item.arguments.slice(0, 80)}…` : item.arguments})
+            tool {item.tool}({item.arguments.length > 80 ? `${item.arguments.slice(0, 80)}…` : item.arguments})
             {item.output === undefined ? " …" : " ✓"}
           </summary>
           <div>arguments: {item.arguments}</div>
@@ -253,7 +253,7 @@ function ChatEntry({ item }: { item: ChatItem }) {
     case "handoff":
       return (
         <div className="chat-event" data-testid="chat-handoff">
-          ⇄ handoff: {item.from} → {item.to}
+          handoff: {item.from} → {item.to}
         </div>
       );
     case "error":
