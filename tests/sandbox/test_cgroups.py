@@ -106,7 +106,9 @@ print("KILLED", sum(1 for c in codes if os.WIFSIGNALED(c) and os.WTERMSIG(c) == 
 
 
 @needs_cgroups
-def test_memory_limit_is_reported_when_the_code_itself_is_killed(cg_box) -> None:
+def test_memory_limit_is_reported_when_the_code_itself_is_killed(
+    cg_box, warm_sandbox, run_warm
+) -> None:
     """Files in the tmpfs workspace and /tmp, a child's memory and the code's own all count
     against the one cgroup: the code is killed by it (the largest), reported as memory_limit."""
     code = """
@@ -133,6 +135,9 @@ print("survived", len(grow))
     )
     assert result.killed_reason == "memory_limit", (result.exit_code, result.stdout, result.stderr)
     assert "survived" not in result.stdout
+    # The same in a warm sandbox: its slot gets the job's limits before the job runs.
+    warm = run_warm(warm_sandbox, code, timeout_s=30, memory_mb=300)
+    assert warm.killed_reason == "memory_limit", (warm.exit_code, warm.stdout, warm.stderr)
 
 
 def test_limits_and_wrap_on_a_fake_v1_tree(tmp_path: Path, test_limits) -> None:

@@ -35,7 +35,6 @@ import contextlib
 import os
 import queue
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -417,14 +416,7 @@ class BubblewrapSandbox(Launcher, WarmPool):
         os.close(archive_write)
         fds[:] = [archive_read]
         raw = collect(process, archive_read, limits, started)
-        if (
-            self._cgroups is not None
-            and raw.killed_reason is None
-            and raw.exit_code in (-signal.SIGKILL, 128 + signal.SIGKILL)
-            and self._cgroups.oom_kills(uid_index) > oom_before
-        ):
-            raw.killed_reason = "memory_limit"
-        return raw
+        return self._note_oom(raw, uid_index, oom_before)
 
     def start_app(
         self, files: dict[str, str], entry: str, limits: SandboxLimits | None = None

@@ -4,6 +4,7 @@ static mounts, environment, the outer shell, and starting bwrap under a slot uid
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sysconfig
 from pathlib import Path
@@ -18,6 +19,7 @@ from nexus.sandbox.config import (
     SANDBOX_UID,
     SCRIPT_NAMES,
     WORKSPACE,
+    RawResult,
     memfd,
     reachable_by_others,
 )
@@ -223,3 +225,15 @@ class Launcher:
     def host_uid(self, uid_index: int) -> int | None:
         """The host uid of slot ``uid_index`` (``None`` unless Nexus runs as root)."""
         return self.config.uid_base + uid_index if os.geteuid() == 0 else None
+
+    def _note_oom(self, raw: RawResult, uid_index: int, oom_before: int) -> RawResult:
+        """``raw`` with ``killed_reason="memory_limit"`` if the slot's memory cgroup killed
+        the code (SIGKILL, and the cgroup's OOM-kill count went up during the call)."""
+        if (
+            self._cgroups is not None
+            and raw.killed_reason is None
+            and raw.exit_code in (-signal.SIGKILL, 128 + signal.SIGKILL)
+            and self._cgroups.oom_kills(uid_index) > oom_before
+        ):
+            raw.killed_reason = "memory_limit"
+        return raw

@@ -165,8 +165,10 @@ class WarmPool:
     def _run_warm(self, warm: WarmSandbox, job: bytes, limits: SandboxLimits) -> RawResult | None:
         """Hand ``warm`` its job and collect the result; ``None`` if it was already dead."""
         started = time.perf_counter()
+        oom_before = 0
         if self._cgroups is not None:
             self._cgroups.limit(warm.uid_index, limits)
+            oom_before = self._cgroups.oom_kills(warm.uid_index)
         try:
             write_all(warm.job_fd, job)
         except OSError:
@@ -175,7 +177,8 @@ class WarmPool:
         os.close(warm.job_fd)
         warm.job_fd = -1
         try:
-            return collect(warm.process, warm.archive_fd, limits, started)
+            raw = collect(warm.process, warm.archive_fd, limits, started)
+            return self._note_oom(raw, warm.uid_index, oom_before)
         finally:
             os.close(warm.archive_fd)
             warm.archive_fd = -1
