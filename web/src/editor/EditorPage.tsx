@@ -19,6 +19,7 @@ import {
   type OnSelectionChangeParams,
   applyEdgeChanges,
   applyNodeChanges,
+  getViewportForBounds,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { useParams } from "react-router-dom";
@@ -35,7 +36,9 @@ import {
   issuesFromDetails,
   NEW_INPUT_HANDLE,
   needsLayout,
+  NODE_WIDTH,
   toFlow,
+  withEstimates,
   toSpecEdges,
   toSpecNodes,
   validateLocally,
@@ -66,10 +69,22 @@ const HISTORY_LIMIT = 200;
 const DELETE_KEYS = ["Delete", "Backspace"];
 const MULTI_KEYS = ["Shift", "Meta", "Control"];
 const PRO_OPTIONS = { hideAttribution: true };
-const FIT_OPTIONS = { padding: 0.15, maxZoom: 1.25 };
+const FIT_OPTIONS = { padding: 0.15, maxZoom: 1.25, includeHiddenNodes: true };
+/** Above this many nodes the first view shows the start of the graph at a readable zoom, so
+ * viewport culling (onlyRenderVisibleElements) keeps the DOM small; "Fit view" still shows all. */
+const LARGE_GRAPH = 300;
+const FIRST_VIEW_NODES = 150;
 
 function metaOf(w: Workflow): WorkflowMeta {
   return { name: w.name, description: w.description ?? "", inputs: (w.inputs ?? { type: "object" }) as Record<string, unknown> };
+}
+
+/** A stored workflow as canvas state; large graphs get estimated node geometry (see graph.ts). */
+function snapshotOf(w: Workflow, types: Map<string, NodeType>): Snapshot {
+  const { nodes: n, edges } = toFlow(w);
+  let nodes = needsLayout(n) ? autoLayout(n, edges) : n;
+  if (nodes.length > LARGE_GRAPH) nodes = withEstimates(nodes, edges, types);
+  return { nodes, edges, meta: metaOf(w) };
 }
 
 function isTyping(target: EventTarget | null): boolean {
@@ -105,10 +120,44 @@ function Editor({
   const flow = useReactFlow<WfNode, WfEdge>();
   const wrapper = useRef<HTMLDivElement>(null);
 
-  const start = useMemo((): Snapshot => {
-    const { nodes, edges } = toFlow(initial);
-    return { nodes: needsLayout(nodes) ? autoLayout(nodes, edges) : nodes, edges, meta: metaOf(initial) };
-  }, [initial]);
+  const start = useMemo(() => snapshotOf(initial, types), [initial, types]);
+
+  /** The nodes a large graph first shows: its start (leftmost), at a readable zoom. */
+  const firstView = useMemo(
+    () =>
+      [...start.nodes]
+        .sort((a, b) => a.position.x - b.position.x || a.position.y - b.position.y)
+        .slice(0, FIRST_VIEW_NODES),
+    [start],
+  );
+
+  /** Fit the view to `subset` (default: every node). React Flow's own fitView waits until every
+   * node was measured, which never happens for a culled large graph, so this uses estimates. */
+  const fitTo = useCallback(
+    (subset: WfNode[] | null, opts: { minZoom?: number; duration?: number } = {}) => {
+      const list = subset ?? nodesRef.current;
+      const rect = wrapper.current?.getBoundingClientRect();
+      if (!list.length || !rect || rect.width === 0) return;
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const n of list) {
+        const w = n.measured?.width ?? n.initialWidth ?? NODE_WIDTH;
+        const h = n.measured?.height ?? n.initialHeight ?? 80;
+        x0 = Math.min(x0, n.position.x);
+        y0 = Math.min(y0, n.position.y);
+        x1 = Math.max(x1, n.position.x + w);
+        y1 = Math.max(y1, n.position.y + h);
+      }
+      const minZoom = opts.minZoom ?? (nodesRef.current.length > LARGE_GRAPH ? 0.15 : 0.05);
+      const vp = getViewportForBounds({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, rect.width, rect.height, minZoom, FIT_OPTIONS.maxZoom, FIT_OPTIONS.padding);
+      void flow.setViewport(vp, { duration: opts.duration });
+    },
+    [flow],
+  );
+
+  // large graphs are never all measured, so React Flow's fitView-on-init would wait forever
+  const onInit = useCallback(() => {
+    if (start.nodes.length > LARGE_GRAPH) fitTo(firstView, { minZoom: 0.25 });
+  }, [start, firstView, fitTo]);
 
   const [nodes, setNodes] = useState<WfNode[]>(start.nodes);
   const [edges, setEdges] = useState<WfEdge[]>(start.edges);
@@ -137,6 +186,13 @@ function Editor({
   const [activeEdges, setActiveEdges] = useState<Set<string>>(() => new Set());
   const clipboard = useRef<{ nodes: WfNode[]; edges: WfEdge[] } | null>(null);
 
+  /** The document changed and the change is not an undo step yet. */
+  const pendingEdit = useRef(false);
+  const markEdited = useCallback(() => {
+    pendingEdit.current = true;
+    setDirty(true);
+  }, []);
+
   const updateNodes = useCallback((fn: (n: WfNode[]) => WfNode[]) => {
     const next = fn(nodesRef.current);
     nodesRef.current = next;
@@ -150,14 +206,15 @@ function Editor({
   const updateMeta = useCallback((m: WorkflowMeta) => {
     metaRef.current = m;
     setMeta(m);
-    setDirty(true);
-  }, []);
+    markEdited();
+  }, [markEdited]);
 
   /** Record the current document as one undo step (no-op when nothing changed). */
   const commit = useCallback(() => {
+    if (!pendingEdit.current) return;
+    pendingEdit.current = false;
     const p = present.current;
     const snap: Snapshot = { nodes: nodesRef.current, edges: edgesRef.current, meta: metaRef.current };
-    if (snap.nodes === p.nodes && snap.edges === p.edges && snap.meta === p.meta) return;
     past.current.push(p);
     if (past.current.length > HISTORY_LIMIT) past.current.shift();
     future.current = [];
@@ -176,6 +233,7 @@ function Editor({
   }, [commit]);
 
   const restore = useCallback((snap: Snapshot) => {
+    pendingEdit.current = false;
     nodesRef.current = snap.nodes;
     edgesRef.current = snap.edges;
     metaRef.current = snap.meta;
@@ -205,8 +263,7 @@ function Editor({
   /** Replace everything with a workflow from the server (load, restore a version). */
   const resetTo = useCallback(
     (w: Workflow) => {
-      const { nodes: n, edges: e } = toFlow(w);
-      const snap: Snapshot = { nodes: needsLayout(n) ? autoLayout(n, e) : n, edges: e, meta: metaOf(w) };
+      const snap = snapshotOf(w, types);
       past.current = [];
       future.current = [];
       savedSnap.current = snap;
@@ -215,7 +272,7 @@ function Editor({
       setIssues([]);
       setDirty(false);
     },
-    [restore],
+    [restore, types],
   );
 
   // ---- node / edge changes from React Flow -------------------------------------------------
@@ -236,8 +293,15 @@ function Editor({
         changes = changes.filter((c) => c.type === "select" || c.type === "dimensions");
         edits = settle = false;
       }
-      updateNodes((n) => applyNodeChanges(changes, n));
-      if (edits) setDirty(true);
+      const measured = changes.some((c) => c.type === "dimensions");
+      updateNodes((n) => {
+        const next = applyNodeChanges(changes, n);
+        if (!measured) return next;
+        // measured now: drop the estimated handles so React Flow keeps the measured ones
+        const ids = new Set(changes.flatMap((c) => (c.type === "dimensions" ? [c.id] : [])));
+        return next.map((x) => (x.handles && ids.has(x.id) ? { ...x, handles: undefined } : x));
+      });
+      if (edits) markEdited();
       if (settle) commitSoon();
     },
     [readOnly, updateNodes, commitSoon],
@@ -249,7 +313,7 @@ function Editor({
       const edits = changes.some((c) => c.type !== "select");
       updateEdges((e) => applyEdgeChanges(changes, e));
       if (edits) {
-        setDirty(true);
+        markEdited();
         commitSoon();
       }
     },
@@ -304,7 +368,7 @@ function Editor({
       let id = edgeId(c.source, sourceHandle, c.target, targetHandle);
       for (let i = 2; taken.has(id); i++) id = `${edgeId(c.source, sourceHandle, c.target, targetHandle)}-${i}`;
       updateEdges((e) => [...e, { id, source: c.source, sourceHandle, target: c.target, targetHandle }]);
-      setDirty(true);
+      markEdited();
       commitSoon();
     },
     [lookup, types, updateEdges, commitSoon],
@@ -349,7 +413,7 @@ function Editor({
         data: { spec: { id, type, name: "", properties: defaultProperties(nodeType) } },
       };
       updateNodes((n) => [...n.map((x) => (x.selected ? { ...x, selected: false } : x)), node]);
-      setDirty(true);
+      markEdited();
       commitSoon();
     },
     [types, readOnly, updateNodes, commitSoon],
@@ -424,7 +488,7 @@ function Editor({
     updateEdges((e) => [...e, ...addedEdges]);
     // the next paste lands further along
     clipboard.current = { nodes: added.map((n) => ({ ...n, selected: false })), edges: addedEdges };
-    setDirty(true);
+    markEdited();
     commitSoon();
   }, [readOnly, updateNodes, updateEdges, commitSoon]);
 
@@ -435,19 +499,25 @@ function Editor({
   const layout = useCallback(() => {
     if (readOnly) return;
     updateNodes((n) => autoLayout(n, edgesRef.current));
-    setDirty(true);
+    markEdited();
     commitSoon();
-    window.requestAnimationFrame(() => void flow.fitView(FIT_OPTIONS));
-  }, [readOnly, updateNodes, commitSoon, flow]);
+    window.requestAnimationFrame(() => fitTo(null));
+  }, [readOnly, updateNodes, commitSoon, fitTo]);
 
-  const fit = useCallback(() => void flow.fitView({ ...FIT_OPTIONS, duration: 200 }), [flow]);
+  /** Pressing on the canvas ends a property edit (React Flow's pane keeps focus where it was). */
+  const blurEditing = useCallback(() => {
+    const el = document.activeElement as HTMLElement | null;
+    if (el && isTyping(el) && el.closest(".editor-side")) el.blur();
+  }, []);
+
+  const fit = useCallback(() => fitTo(null, { duration: 200 }), [fitTo]);
 
   // ---- properties ---------------------------------------------------------------------------
   const onNodeChange = useCallback(
     (id: string, update: (spec: NodeSpec) => NodeSpec) => {
       if (readOnly) return;
       updateNodes((n) => n.map((x) => (x.id === id ? { ...x, data: { ...x.data, spec: update(x.data.spec) } } : x)));
-      setDirty(true);
+      markEdited();
     },
     [readOnly, updateNodes],
   );
@@ -482,7 +552,7 @@ function Editor({
       savedSnap.current = snap;
       setSaved(wf);
       setIssues([]);
-      setDirty(present.current !== snap);
+      setDirty(present.current !== snap || pendingEdit.current);
       setNotice("Saved.");
       return true;
     } catch (e) {
@@ -501,6 +571,8 @@ function Editor({
     }
   }, [readOnly, commit, specBody, initial.id]);
 
+  const savingRef = useRef(false);
+  savingRef.current = saving;
   const dirtyRef = useRef(dirty);
   dirtyRef.current = dirty;
   const saveIfDirty = useCallback(async () => (dirtyRef.current && !readOnly ? save() : true), [save, readOnly]);
@@ -571,7 +643,7 @@ function Editor({
       const key = e.key.toLowerCase();
       if (mod && key === "s") {
         e.preventDefault();
-        if (!readOnly && dirtyRef.current) void save();
+        if (!readOnly && dirtyRef.current && !savingRef.current) void save();
         return;
       }
       if (isTyping(e.target)) return;
@@ -644,7 +716,7 @@ function Editor({
     [selectedId, selectedSpec],
   );
   void historyTick;
-  const canUndo = past.current.length > 0 || present.current.nodes !== nodes || present.current.edges !== edges || present.current.meta !== meta;
+  const canUndo = past.current.length > 0 || (dirty && pendingEdit.current);
   const canRedo = future.current.length > 0;
   const problemCount = issues.length;
 
@@ -659,7 +731,17 @@ function Editor({
           <div className="toolbar-buttons" role="toolbar" aria-label="Editor">
             {!readOnly ? (
               <>
-                <Button variant="primary" onClick={() => void save()} disabled={!dirty} busy={saving} title="Save (Ctrl+S)">
+                {/* not disabled while saving: "disabled" means "saved" (tests and users rely on it) */}
+                <Button
+                  variant="primary"
+                  onClick={() => {
+                    if (!savingRef.current) void save();
+                  }}
+                  disabled={!dirty}
+                  aria-busy={saving || undefined}
+                  title="Save (Ctrl+S)"
+                >
+                  {saving ? <span className="spinner" aria-hidden="true" /> : null}
                   Save
                 </Button>
                 <Button onClick={undo} disabled={!canUndo} title="Undo (Ctrl+Z)">
@@ -703,7 +785,7 @@ function Editor({
         ) : null}
         <div className="editor-body">
           {!readOnly ? <Palette types={paletteTypes} onAdd={addAtCentre} /> : null}
-          <div className={`canvas${runStatus ? " canvas-running" : ""}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop}>
+          <div className={`canvas${runStatus ? " canvas-running" : ""}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} onMouseDownCapture={blurEditing}>
             <ReactFlow<WfNode, WfEdge>
               nodes={nodes}
               edges={shownEdges}
@@ -715,9 +797,10 @@ function Editor({
               isValidConnection={isValidConnection}
               onSelectionChange={onSelectionChange}
               onlyRenderVisibleElements
-              fitView={start.nodes.length > 0}
+              fitView={start.nodes.length > 0 && start.nodes.length <= LARGE_GRAPH}
               fitViewOptions={FIT_OPTIONS}
-              minZoom={0.05}
+              onInit={onInit}
+              minZoom={nodes.length > LARGE_GRAPH ? 0.15 : 0.05}
               maxZoom={2.5}
               deleteKeyCode={readOnly ? null : DELETE_KEYS}
               multiSelectionKeyCode={MULTI_KEYS}

@@ -1,6 +1,6 @@
 // The stored workflow graph <-> React Flow nodes and edges, ports, type rules and local checks.
 // Mirrors src/nexus/engine/spec.py (shapes) and src/nexus/engine/validation.py (rules).
-import type { Edge, Node } from "@xyflow/react";
+import { Position, type Edge, type Node } from "@xyflow/react";
 import type { Schemas } from "../api/client";
 
 export type PortType = "text" | "json" | "number" | "boolean" | "list" | "any";
@@ -398,5 +398,49 @@ export function attachNodeIds(issues: Issue[], nodes: { id: string }[]): Issue[]
     const m = /^nodes\[(\d+)\]/.exec(i.field);
     const node = m ? nodes[Number(m[1])] : undefined;
     return node ? { ...i, node: node.id } : i;
+  });
+}
+
+// Geometry of a node as editor.css draws it (fixed 220 px width, 20 px per port row), so that a
+// large graph can be culled before its nodes were ever measured: React Flow renders every node
+// without handle positions once to measure it, which for 5,000 nodes is what makes it slow.
+export const NODE_WIDTH = 220;
+const HEAD = 38;
+const NAMED = 15;
+const ROW = 20;
+const FIRST_HANDLE_Y = 36.5 - 5;
+const HANDLE = 10;
+
+export function estimateGeometry(
+  spec: NodeSpec,
+  nodeType: NodeType | undefined,
+  dynamicCount: number,
+): { width: number; height: number; handles: NonNullable<WfNode["handles"]> } {
+  const ins = dynamicInputs(spec, nodeType) ? null : inputPorts(spec, nodeType);
+  const outs = outputPorts(spec, nodeType);
+  const inRows = ins === null ? dynamicCount + 1 : ins.length;
+  const rows = Math.max(inRows, outs.length);
+  const top = FIRST_HANDLE_Y + (spec.name ? NAMED : 0);
+  const handles: NonNullable<WfNode["handles"]> = [];
+  (ins ?? []).forEach((p, i) =>
+    handles.push({ id: p.name, type: "target", position: Position.Left, x: -HANDLE / 2 + 1, y: top + i * ROW, width: HANDLE, height: HANDLE }),
+  );
+  outs.forEach((p, i) =>
+    handles.push({ id: p.name, type: "source", position: Position.Right, x: NODE_WIDTH - HANDLE / 2 - 1, y: top + i * ROW, width: HANDLE, height: HANDLE }),
+  );
+  return { width: NODE_WIDTH, height: HEAD + (spec.name ? NAMED : 0) + rows * ROW, handles };
+}
+
+/** Give every node its estimated size and handle positions (for graphs too large to measure). */
+export function withEstimates(nodes: WfNode[], edges: WfEdge[], types: Map<string, NodeType>): WfNode[] {
+  const dynamic = new Map<string, Set<string>>();
+  for (const e of edges) {
+    if (!e.targetHandle) continue;
+    const set = dynamic.get(e.target) ?? dynamic.set(e.target, new Set()).get(e.target)!;
+    set.add(e.targetHandle);
+  }
+  return nodes.map((n) => {
+    const g = estimateGeometry(n.data.spec, types.get(n.data.spec.type), dynamic.get(n.id)?.size ?? 0);
+    return { ...n, initialWidth: g.width, initialHeight: g.height, handles: g.handles };
   });
 }

@@ -10,7 +10,10 @@ export function autoLayout(nodes: WfNode[], edges: WfEdge[]): WfNode[] {
   g.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 90, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) {
-    g.setNode(n.id, { width: n.measured?.width ?? DEFAULT_W, height: n.measured?.height ?? DEFAULT_H });
+    g.setNode(n.id, {
+      width: n.measured?.width ?? n.initialWidth ?? DEFAULT_W,
+      height: n.measured?.height ?? n.initialHeight ?? DEFAULT_H,
+    });
   }
   for (const e of edges) if (g.hasNode(e.source) && g.hasNode(e.target)) g.setEdge(e.source, e.target);
   dagre.layout(g);
