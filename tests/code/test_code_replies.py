@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nexus.worker.code_replies import PatchError, apply_patch, parse_reply
-from nexus.worker.code_tasks import normalise_error
+from nexus.worker.code_tasks import normalise_error, without_runner_frames
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,12 @@ from nexus.worker.code_tasks import normalise_error
         ("```diff\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n```", {},
          {"x.py": "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"}),
         ("```\n@@ -1 +1 @@\n-a\n+b\n```", {}, {"main.py": "@@ -1 +1 @@\n-a\n+b\n"}),
+        # what SmolLM2 does: a placeholder block, the program after it, then sample output
+        ("```python\n# Your code here\n```\ndef f():\n    print(5)\nf()\n```\nThis will output:\n"
+         "```\n5\n```", {"main.py": "def f():\n    print(5)\nf()\n"}, {}),
+        ("```python\n# Your code here\n```", {}, {}),
+        ("```\nHello\n```", {}, {}),  # an untagged block of output is no program
+        ("```sh\nls -la\n```", {"main.py": "ls -la\n"}, {}),
     ],
 )  # fmt: skip
 def test_parse_reply(answer: str, files: dict, patches: dict) -> None:
@@ -61,3 +67,24 @@ def test_errors_that_differ_only_in_numbers_and_paths_are_the_same() -> None:
     other = 'Traceback:\n  File "/w/main.py", line 3, in <module>\nKeyError: 1'
     assert normalise_error(first) == normalise_error(second)
     assert normalise_error(first) != normalise_error(other)
+
+
+def test_the_runner_frames_are_left_out_of_the_feedback() -> None:
+    stderr = (
+        "Traceback (most recent call last):\n"
+        '  File "/run/nexus/main.py", line 3, in <module>\n'
+        "    runpy.run_path('main.py', run_name='__main__')\n"
+        '  File "<frozen runpy>", line 291, in run_path\n'
+        '  File "<frozen runpy>", line 98, in _run_module_code\n'
+        '  File "main.py", line 1, in <module>\n'
+        "    print(greeting)\n"
+        "          ^^^^^^^^\n"
+        "NameError: name 'greeting' is not defined\n"
+    )
+    assert without_runner_frames(stderr) == (
+        "Traceback (most recent call last):\n"
+        '  File "main.py", line 1, in <module>\n'
+        "    print(greeting)\n"
+        "          ^^^^^^^^\n"
+        "NameError: name 'greeting' is not defined\n"
+    )

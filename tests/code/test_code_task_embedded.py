@@ -16,6 +16,7 @@ async def test_the_embedded_model_writes_a_program_that_prints_hello(client) -> 
             "model": "local:smollm2-135m",
             "language": "python",
             "max_attempts": 3,
+            "expect_output": "hello",
         },
         timeout=600,
     )

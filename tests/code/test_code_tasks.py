@@ -127,6 +127,34 @@ async def test_attempts_run_out(client, providers) -> None:
     assert (steps[1]["exit_code"], steps[1]["files"]) == (4, {"main.py": 1})
 
 
+async def test_expected_output_is_part_of_success(client, providers) -> None:
+    model = script(
+        providers,
+        "quiet",
+        "```python\nx = 2 + 3\n```",
+        "```python\nprint('The sum is', 2 + 3)\n```",
+    )
+    done = await run_task(
+        client, prompt="Print the sum of 2 and 3.", model="test:quiet", expect_output="SUM IS 5"
+    )
+    assert (done["status"], done["output"]["attempts"]) == ("succeeded", 2)
+    steps = await attempts(client, done["run_id"])
+    assert (steps[0]["exit_code"], steps[0]["error"]) == (
+        0,
+        "When run, its output does not contain 'SUM IS 5'.",
+    )
+    assert model.calls[0].input[0]["content"] == (
+        "Write a Python program. Print the sum of 2 and 3.\n\n"
+        "Answer with the code in a ```python block."
+    )
+    assert model.calls[1].input[0]["content"] == (
+        "Write a Python program. Print the sum of 2 and 3.\n\n"
+        "This program:\n```python\nx = 2 + 3\n```\n\n"
+        "When run, its output does not contain 'SUM IS 5'.\n\n"
+        "Write the fixed program. Answer with the code in a ```python block."
+    )
+
+
 async def test_a_bad_patch_asks_for_the_whole_file(client, providers) -> None:
     bad_patch = "```diff\n--- a/main.py\n+++ b/main.py\n@@ -1 +1 @@\n-not there\n+x\n```"
     model = script(providers, "patchy", BROKEN, bad_patch, "```python\nprint('whole')\n```")
@@ -213,6 +241,7 @@ async def test_cancel_a_running_task(client, providers) -> None:
         ({"prompt": "p", "timeout_s": 0}, 422, "timeout_s"),
         ({"prompt": "p", "timeout_s": 300}, 422, "timeout_s"),  # above the sandbox ceiling
         ({"prompt": "p", "test_command": ""}, 422, "test_command"),
+        ({"prompt": "p", "expect_output": ""}, 422, "expect_output"),
         ({"prompt": "p", "project_id": "prj_missing"}, 404, None),
         ({"prompt": "p", "surprise": True}, 422, "surprise"),
         ({"language": "python"}, 422, "prompt"),

@@ -56,13 +56,16 @@ class Reply:
         return not self.files and not self.patches
 
 
-def _blocks(text: str) -> list[tuple[str, str]]:
-    """``(info, body)`` of every fenced block; an unclosed last block runs to the end."""
-    out: list[tuple[str, str]] = []
+def _segments(text: str) -> list[tuple[str, str, bool]]:
+    """``(info, body, fenced)`` for every fenced block and every stretch of text between them;
+    an unclosed last block runs to the end (or to a fence glued to a code line)."""
+    out: list[tuple[str, str, bool]] = []
     matches = list(FENCE.finditer(text))
+    position = 0
     i = 0
     while i < len(matches):
         start = matches[i]
+        out.append(("", text[position : start.start()], False))
         fence = start.group(1)
         body_from = start.end() + 1
         end = None
@@ -74,11 +77,14 @@ def _blocks(text: str) -> list[tuple[str, str]]:
         if end is None:  # unclosed, or closed at the end of a code line ("print(1)```")
             rest = text[body_from:]
             cut = rest.find(fence)
-            out.append((start.group(2).strip(), rest if cut < 0 else rest[:cut]))
+            out.append((start.group(2).strip(), rest if cut < 0 else rest[:cut], True))
+            position = len(text) if cut < 0 else body_from + cut + len(fence)
             break
-        out.append((start.group(2).strip(), text[body_from : matches[end].start()]))
+        out.append((start.group(2).strip(), text[body_from : matches[end].start()], True))
+        position = matches[end].end()
         i = end + 1
-    return out
+    out.append(("", text[position:], False))
+    return [(info, body, fenced) for info, body, fenced in out if body.strip() or fenced]
 
 
 def _is_patch(info: str, body: str) -> bool:
@@ -123,35 +129,50 @@ def _looks_like_code(text: str) -> bool:
     return coded > 0 and prose * 2 < len(lines)
 
 
+def _substantive(body: str) -> bool:
+    """Has a line that is not blank and not a comment (``# Your code here`` is no program)."""
+    return any(
+        line.strip() and not line.strip().startswith(("#", "//")) for line in body.splitlines()
+    )
+
+
+def _text(body: str) -> str:
+    body = body.strip("\n")
+    return body + "\n"
+
+
 def parse_reply(text: str, entry: str) -> Reply:
     """The files and patches in a model's answer (see the module docstring)."""
     reply = Reply()
-    blocks = _blocks(text)
-    if not blocks:
-        if _looks_like_code(text):
-            body = text.strip("\n") + "\n"
-            if _is_patch("", body):
-                reply.patches[_patch_path(body) or entry] = body
-            else:
-                reply.files[entry] = body
-        return reply
-    for info, body in blocks:
-        if not body.strip():
+    segments = _segments(text)
+    for info, body, fenced in segments:
+        if not fenced or not body.strip():
             continue
         if _is_patch(info, body):
-            reply.patches[_patch_path(body) or entry] = body
+            reply.patches.setdefault(_patch_path(body) or entry, body)
             continue
         path = _named_path(info)
-        lines = body.split("\n")
         if path is None:
-            named = FILE_COMMENT.match(lines[0])
-            if named is not None and "/" not in named.group(1)[:1]:
+            named = FILE_COMMENT.match(body.lstrip("\n").split("\n")[0])
+            if named is not None:
                 path = named.group(1)
-        content = body if body.endswith("\n") else body + "\n"
-        target = path if path is not None else entry
-        if target in reply.files and path is None:
-            continue  # a second unnamed block is usually an example run, not the program
-        reply.files[target] = content
+        if path is not None:
+            reply.files.setdefault(path, _text(body))
+            continue
+        tagged = info.lower().split()[:1] in (["python"], ["py"], ["python3"], ["bash"], ["sh"])
+        if entry in reply.files or not _substantive(body):
+            continue  # a placeholder, or a second block: usually an example run or its output
+        if tagged or _looks_like_code(body):
+            reply.files[entry] = _text(body)
+    if entry not in reply.files and entry not in reply.patches:
+        # Small models often close the fence early and write the program after it.
+        for _info, body, fenced in segments:
+            if not fenced and _substantive(body) and _looks_like_code(body):
+                if _is_patch("", body):
+                    reply.patches[_patch_path(body) or entry] = _text(body)
+                else:
+                    reply.files[entry] = _text(body)
+                break
     return reply
 
 

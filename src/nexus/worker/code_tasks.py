@@ -53,6 +53,7 @@ FEEDBACK_CHARS = 1_500
 EVENT_TEXT_CHARS = 20_000
 ENTRY = {"python": "main.py", "bash": "main.sh"}
 FENCE = {"python": "python", "bash": "bash"}
+LANGUAGE_NAMES = {"python": "Python", "bash": "Bash"}
 
 StopReason = Literal["succeeded", "max_attempts", "repeated_error", "token_budget"]
 
@@ -72,6 +73,8 @@ class CodeTaskRequest:
     """A bash command run in the project instead of the entry file (e.g. ``python3 test_x.py``)."""
     token_budget: int = DEFAULT_TOKEN_BUDGET
     timeout_s: float | None = None
+    expect_output: str | None = None
+    """Success also needs stdout to contain this text (compared case-insensitively)."""
     """Sandbox wall-clock limit per attempt (default: the sandbox's)."""
 
     def check(self) -> None:
@@ -94,6 +97,8 @@ class CodeTaskRequest:
                 check_path(self.entry)
             except InvalidInputError as exc:
                 raise InvalidInputError(exc.message, field="entry") from None
+        if self.expect_output is not None and not self.expect_output.strip():
+            raise InvalidInputError("expect_output is empty", field="expect_output")
         if self.test_command is not None and not self.test_command.strip():
             raise InvalidInputError("test_command is empty", field="test_command")
 
@@ -124,6 +129,25 @@ def normalise_error(text: str) -> str:
     for pattern, replacement in _NOISE:
         tail = pattern.sub(replacement, tail)
     return tail
+
+
+RUNNER_FRAME = re.compile(r'^  File "(/run/nexus/[^"]*|<frozen runpy>)", line \d+')
+
+
+def without_runner_frames(stderr: str) -> str:
+    """A traceback without the frames of the script that runs the entry file (``runpy``), so
+    the model sees only its own code."""
+    out: list[str] = []
+    skip_source = False
+    for line in stderr.splitlines(keepends=True):
+        if RUNNER_FRAME.match(line):
+            skip_source = True
+            continue
+        if skip_source and line.startswith("    "):
+            continue
+        skip_source = False
+        out.append(line)
+    return "".join(out)
 
 
 def _tail(text: str, limit: int) -> str:
@@ -381,39 +405,29 @@ class _Loop:
     # ----------------------------------------------------------------- the model
 
     def _prompt(self, files: dict[str, str], previous: _Attempt | None) -> str:
+        """Plain requests in the words small models were trained on ("Write a Python program.
+        …"): SmolLM2-135M answers these with a code block, but copies any skeleton shown."""
         fence = FENCE[self.r.language]
-        task = f"Task: {self.r.prompt.strip()}"
+        parts = [f"Write a {LANGUAGE_NAMES[self.r.language]} program. {self.r.prompt.strip()}"]
         if previous is None:
-            parts = [task]
             others = {p: c for p, c in files.items() if p != self.entry}
             for path, content in sorted(others.items())[:5]:
-                parts.append(f"File {path}:\n{_fenced(_tail(content, 3000))}")
+                parts.append(f"The file {path}:\n{_fenced(_tail(content, 3000))}")
             if self.entry in files:
-                parts.append(f"Current {self.entry}:\n{_fenced(files[self.entry], fence)}")
-            parts.append(
-                f"Write the complete {self.r.language} program {self.entry}. "
-                f"Answer with the code in one block:\n```{fence}\n...\n```"
-            )
+                parts.append(f"The current {self.entry}:\n{_fenced(files[self.entry], fence)}")
+            if others or self.entry != ENTRY[self.r.language]:
+                parts.append(f"Write the file {self.entry}.")
+            parts.append(f"Answer with the code in a ```{fence} block.")
             return "\n\n".join(parts)
-        code = files.get(self.entry, "")
-        return "\n\n".join(
-            [
-                task,
-                f"This program:\n{_fenced(code, fence)}",
-                previous.feedback,
-                f"Fix the program. Answer with the complete corrected program in one block:"
-                f"\n```{fence}\n...\n```",
-            ]
-        )
+        parts.append(f"This program:\n{_fenced(files.get(self.entry, ''), fence)}")
+        parts.append(previous.feedback)
+        parts.append(f"Write the fixed program. Answer with the code in a ```{fence} block.")
+        return "\n\n".join(parts)
 
     async def _ask(self, prompt: str) -> str:
         remaining = self.r.token_budget - self.tokens
         agent: Agent[Any] = Agent(
             name="code_agent",
-            instructions=(
-                f"You write short, correct {self.r.language} programs. "
-                "Reply with code in a fenced code block and nothing else."
-            ),
             model=self.model,
             model_settings=ModelSettings(temperature=0.0, max_tokens=max(16, min(remaining, 2048))),
         )
@@ -457,7 +471,7 @@ class _Loop:
             self.versions[version.path] = version.version
         files = {**files, **changed}
         result = await self._run(files)
-        ok = result.exit_code == 0 and not result.timed_out
+        ok = result.exit_code == 0 and not result.timed_out and self._expected(result.stdout)
         summary = None if ok else self._failure(result)
         event.update(
             files={v.path: v.version for v in saved},
@@ -481,6 +495,10 @@ class _Loop:
             number, error=f"{result.exit_code}\n{normalise_error(error_text)}", feedback=summary
         )
         return attempt, files, result
+
+    def _expected(self, stdout: str) -> bool:
+        wanted = self.r.expect_output
+        return wanted is None or wanted.strip().lower() in stdout.lower()
 
     def _changes(self, answer: str, files: dict[str, str]) -> tuple[dict[str, str], str | None]:
         """The whole new files an answer amounts to, or what is wrong with it."""
@@ -534,18 +552,26 @@ class _Loop:
         return await sandbox.execute(request)
 
     def _failure(self, result: ExecResult) -> str:
-        what = "a test" if self.r.test_command is not None else "it"
+        what = "its test" if self.r.test_command is not None else "it"
         if result.timed_out:
-            head = f"When run, {what} was stopped: it ran longer than the time limit."
+            head = f"When run, {what} was stopped: it ran longer than the time limit"
         elif result.killed_reason is not None:
-            head = f"When run, {what} was stopped: {result.killed_reason.replace('_', ' ')}."
+            head = f"When run, {what} was stopped: {result.killed_reason.replace('_', ' ')}"
+        elif result.exit_code != 0:
+            head = f"When run, {what} fails with exit code {result.exit_code}"
         else:
-            head = f"When run, {what} failed with exit code {result.exit_code}."
-        parts = [head]
-        if result.stderr.strip():
-            parts.append(f"Error output:\n{_fenced(_tail(result.stderr, FEEDBACK_CHARS))}")
+            wanted = self.r.expect_output or ""
+            head = f"When run, its output does not contain {wanted!r}"
+        parts = []
+        stderr = result.stderr
+        if self.r.test_command is None and self.r.language == "python":
+            stderr = without_runner_frames(stderr)
+        if stderr.strip():
+            parts.append(f"{head} and this error:\n{_fenced(_tail(stderr, FEEDBACK_CHARS))}")
+        else:
+            parts.append(f"{head}.")
         if result.stdout.strip():
-            parts.append(f"Output:\n{_fenced(_tail(result.stdout, FEEDBACK_CHARS // 2))}")
+            parts.append(f"Its output:\n{_fenced(_tail(result.stdout, FEEDBACK_CHARS // 2))}")
         return "\n".join(parts)
 
 

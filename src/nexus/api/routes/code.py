@@ -129,6 +129,8 @@ class CodeTaskCreate(BaseModel):
     test_command: str | None = Field(default=None, min_length=1, max_length=2000)
     token_budget: int = Field(default=20_000, ge=1, le=1_000_000)
     timeout_s: float | None = Field(default=None, gt=0, le=300)
+    expect_output: str | None = Field(default=None, min_length=1, max_length=1000)
+    """Success also needs stdout to contain this text (case-insensitive)."""
     run_async: bool = Field(default=True, alias="async")
     """``false``: answer when the task ends (like ``?wait=true``)."""
 
@@ -453,6 +455,7 @@ async def create_task(
             test_command=body.test_command,
             token_budget=body.token_budget,
             timeout_s=body.timeout_s,
+            expect_output=body.expect_output,
         ),
         owner_id=principal.user_id,
         workspace_id=principal.workspace_id,
