@@ -1,4 +1,10 @@
-"""``BubblewrapSandbox``: every execution in a fresh bwrap sandbox, mode ``code`` (no network).
+"""``BubblewrapSandbox``: every execution in a fresh bwrap sandbox.
+
+Modes: ``code`` (no network; warm or cold), ``validation`` (cold; HTTP(S) only to the call's
+allow-list through ``nexus.sandbox.egress_proxy``) and ``app`` (``start_app``: a long-running
+web app behind a Unix socket, see ``nexus.sandbox.app_mode``). Memory and pids cgroups per
+sandbox where writable: ``nexus.sandbox.cgroups``. The bwrap command line is built in
+``nexus.sandbox.launch``, the warm pool lives in ``nexus.sandbox.pool``.
 
 Each execution gets new user, pid, ipc, uts, mount, network and cgroup namespaces, no further
 user namespaces, a new session, and dies with its parent. Inside it runs as an unprivileged
