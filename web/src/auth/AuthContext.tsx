@@ -8,6 +8,8 @@ export type Role = Me["role"];
 interface AuthState {
   loading: boolean;
   hasUsers: boolean;
+  /** Self-service sign-up is open (an administrator opened it). */
+  signupOpen: boolean;
   me: Me | null;
   refresh: () => Promise<void>;
   signOut: () => Promise<void>;
@@ -20,6 +22,7 @@ const AuthContext = createContext<AuthState | null>(null);
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [loading, setLoading] = useState(true);
   const [hasUsers, setHasUsers] = useState(true);
+  const [signupOpen, setSignupOpen] = useState(false);
   const [me, setMe] = useState<Me | null>(null);
 
   const refresh = useCallback(async () => {
@@ -30,6 +33,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         : { data: undefined, response: null };
       // Set both together so no screen sees "has users" without knowing who is signed in.
       setHasUsers(status.has_users);
+      setSignupOpen(status.signup_open);
       setMe(response?.ok && data ? data : null);
     } finally {
       setLoading(false);
@@ -47,7 +51,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const canEdit = me !== null && me.role !== "viewer";
   return (
-    <AuthContext.Provider value={{ loading, hasUsers, me, refresh, signOut, canEdit }}>
+    <AuthContext.Provider value={{ loading, hasUsers, signupOpen, me, refresh, signOut, canEdit }}>
       {children}
     </AuthContext.Provider>
   );

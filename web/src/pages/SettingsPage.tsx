@@ -388,6 +388,42 @@ function TokensSection() {
 const ROLES = ["admin", "developer", "viewer"] as const;
 type RoleName = (typeof ROLES)[number];
 
+function SignupToggle() {
+  const { signupOpen, refresh } = useAuth();
+  const [open, setOpen] = useState(signupOpen); // shown at once; reverted if refused
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <div className="stack">
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={open}
+          disabled={busy}
+          onChange={async (e) => {
+            const next = e.target.checked;
+            setOpen(next);
+            setBusy(true);
+            setError(null);
+            try {
+              const status = await ok(api.PUT("/api/v1/auth/signup-open", { body: { open: next } }));
+              setOpen(status.signup_open);
+              await refresh();
+            } catch (err) {
+              setOpen(!next);
+              setError(errorMessage(err));
+            } finally {
+              setBusy(false);
+            }
+          }}
+        />
+        <span>Allow self-service sign-up (new accounts join the first workspace as developers)</span>
+      </label>
+      {error ? <Notice message={error} kind="error" /> : null}
+    </div>
+  );
+}
+
 function UsersSection() {
   const { me } = useAuth();
   const workspaceId = me?.workspace_id ?? "";
@@ -497,6 +533,7 @@ function UsersSection() {
   return (
     <section className="stack">
       <h2 id="users-title">Users &amp; roles{workspace ? ` — ${workspace.name}` : ""}</h2>
+      {isInstanceAdmin ? <SignupToggle /> : null}
       <form className="form-grid" onSubmit={addUser} aria-label="Add a user">
         <label className="field">
           <span>New user email</span>
