@@ -67,6 +67,10 @@ class RunRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    """The worker process executing this (workflow) run; see ``nexus.worker.workflow_runs``."""
+    lease_until: Mapped[datetime | None]
+    """When the lease expires unless renewed; another worker may take the run over after."""
 
 
 class RunEventRow(Base):

@@ -12,6 +12,11 @@ completed nodes are replayed from their checkpoints, the interrupted node runs a
 same attempt (so the same idempotency key ``run_id:node_id:attempt``). ``waiting`` runs need
 nothing: their state is in the database and an approval resumes them.
 
+Several worker processes may share one database: a run is executed only by the process holding
+its lease (``RunLeases``), so recovery in one process never runs a run another live process is
+executing, and a run whose worker died is taken over (at once on the same host, after the lease
+expires elsewhere).
+
 This module also wires the engine's ``Services`` to the platform (see ``PlatformServices``).
 """
 
@@ -22,8 +27,12 @@ import hashlib
 import inspect
 import json
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -54,9 +63,10 @@ from nexus.engine.plan import WorkflowPlan
 from nexus.engine.services import Services, TokenCallback
 from nexus.engine.spec import WorkflowSpec
 from nexus.store.checkpointer import SqlCheckpointer
+from nexus.store.db import Database
 from nexus.store.event_log import RunEventWriter
 from nexus.store.run_repository import StoredRun
-from nexus.store.tables import RunRow
+from nexus.store.tables import RunRow, utcnow
 from nexus.store.workflow_repository import StoredWorkflow
 from nexus.tools.http_fetch import HttpFetcher
 from nexus.tools.registry import invoke_tool
@@ -346,12 +356,119 @@ class PlatformServices:
         return dict(run.output or {})
 
 
+LEASE_TTL_S = 30.0
+"""How long a run's lease lasts unless renewed (renewed every third of it while executing)."""
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is alive (a zombie counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rpartition(")")[2].split()[:1]
+        return state not in (["Z"], ["X"])
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLeases:
+    """Which worker process executes which run, so two processes never execute the same run.
+
+    A lease is ``runs.lease_owner`` (``host:pid:random``, one per ``WorkflowRuns``) and
+    ``runs.lease_until``. It is taken with one ``UPDATE ... WHERE`` that only matches when the
+    run is free, already ours, expired, or held by a process of this host that is gone (a
+    SIGKILLed worker restarted on the same machine takes its runs back at once; elsewhere they
+    wait for the lease to expire). The executing worker renews it every ``ttl_s / 3`` and
+    releases it when the run stops; a worker that fails to renew stops executing the run."""
+
+    def __init__(self, db: Database, *, ttl_s: float = LEASE_TTL_S) -> None:
+        self.db = db
+        self.ttl_s = ttl_s
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    def _gone(self, owner: str | None) -> bool:
+        if owner is None:
+            return False
+        host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != self.host or not pid_text.isdigit():
+            return False
+        pid = int(pid_text)
+        return pid != os.getpid() and not process_alive(pid)
+
+    async def acquire(self, run_id: str) -> bool:
+        """Take (or renew) the lease of ``run_id``; ``False`` when a live worker holds it."""
+        now = utcnow()
+        async with self.db.sessions.begin() as session:
+            holder = await session.scalar(sa.select(RunRow.lease_owner).where(RunRow.id == run_id))
+            takeable = sa.or_(
+                RunRow.lease_owner.is_(None),
+                RunRow.lease_owner == self.owner,
+                RunRow.lease_until.is_(None),
+                RunRow.lease_until < now,
+            )
+            if self._gone(holder):
+                takeable = sa.or_(takeable, RunRow.lease_owner == holder)
+            result = await session.execute(
+                sa.update(RunRow)
+                .where(RunRow.id == run_id, takeable)
+                .values(lease_owner=self.owner, lease_until=now + timedelta(seconds=self.ttl_s))
+            )
+            return bool(result.rowcount == 1)
+
+    async def renew(self, run_id: str) -> bool:
+        """Extend our lease; ``False`` when it is no longer ours."""
+        until = utcnow() + timedelta(seconds=self.ttl_s)
+        async with self.db.sessions.begin() as session:
+            result = await session.execute(
+                sa.update(RunRow)
+                .where(RunRow.id == run_id, RunRow.lease_owner == self.owner)
+                .values(lease_until=until)
+            )
+            return bool(result.rowcount == 1)
+
+    async def release(self, run_id: str) -> None:
+        async with self.db.sessions.begin() as session:
+            await session.execute(
+                sa.update(RunRow)
+                .where(RunRow.id == run_id, RunRow.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def keep(self, run_id: str, task: asyncio.Task[Any]) -> None:
+        """Renew the lease until cancelled; if it is lost, stop ``task`` (like a crash: the
+        worker that took the run over continues it)."""
+        while True:
+            await asyncio.sleep(self.ttl_s / 3)
+            try:
+                kept = await self.renew(run_id)
+            except Exception:  # a lost database: try again at the next tick
+                log.warning("could not renew the lease of run %s", run_id, exc_info=True)
+                continue
+            if not kept:
+                log.warning("run %s: lease lost to another worker; stopping here", run_id)
+                task.cancel()
+                return
+
+
 class WorkflowRuns:
     """Workflow runs of this process; one per app."""
 
-    def __init__(self, services: RunServices, agents: AgentRunner) -> None:
+    def __init__(
+        self, services: RunServices, agents: AgentRunner, *, lease_ttl_s: float = LEASE_TTL_S
+    ) -> None:
         self.s = services
         self.agents = agents
+        self.leases = RunLeases(services.db, ttl_s=lease_ttl_s)
         self.checkpointer = SqlCheckpointer(services.db)
         self._validator = WorkflowExecutor(self.checkpointer)
         self.node_types = self._validator.registry
@@ -566,6 +683,8 @@ class WorkflowRuns:
                 for run in runs:
                     if run.id in self._tasks or run.spec_snapshot.get("depth", 0) > 0:
                         continue  # a sub-workflow resumes with its parent's node
+                    if not await self.leases.acquire(run.id):
+                        continue  # a live worker executes it
                     self._spawn(run.id, self._run(run.id, "resume"))
                     count += 1
         return count
@@ -641,6 +760,13 @@ class WorkflowRuns:
         writer: RunEventWriter,
     ) -> None:
         run = await self.s.runs.get(run_id)
+        if not await self.leases.acquire(run_id):
+            log.info("workflow run %s is executed by another worker", run_id)
+            await asyncio.shield(writer.close())
+            return
+        keeper = asyncio.get_running_loop().create_task(
+            self.leases.keep(run_id, asyncio.current_task())  # type: ignore[arg-type]
+        )
         executor = self.executor_for(run.owner_id, run.workspace_id)
         self._executors[run_id] = executor
         try:
@@ -661,5 +787,14 @@ class WorkflowRuns:
                 writer.emit(ev.RUN_FAILED, error)
                 writer.emit(ev.RUN_COMPLETED, {"status": "failed", "outputs": {}, "error": error})
         finally:
+            keeper.cancel()
             self._executors.pop(run_id, None)
             await asyncio.shield(writer.close())
+            await asyncio.shield(self._release(run_id, keeper))
+
+    async def _release(self, run_id: str, keeper: asyncio.Task[None]) -> None:
+        await asyncio.gather(keeper, return_exceptions=True)
+        try:
+            await self.leases.release(run_id)
+        except Exception:  # the lease then simply expires
+            log.warning("could not release the lease of run %s", run_id, exc_info=True)
