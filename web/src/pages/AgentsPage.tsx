@@ -48,6 +48,26 @@ export default function AgentsPage() {
   const [busy, setBusy] = useState<string | null>(null);
   const [notice, setNotice] = useState<{ message: string; kind: "info" | "error" } | null>(null);
   const [deleting, setDeleting] = useState<Agent | null>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  async function importFile(file: File) {
+    setBusy("import");
+    setNotice(null);
+    try {
+      const response = await rawFetch("/api/v1/agents/import", {
+        method: "POST",
+        headers: { "Content-Type": "application/yaml" },
+        body: await file.text(),
+      });
+      const created = (await response.json()) as Agent;
+      navigate(`/agents/${created.id}`);
+    } catch (err) {
+      setNotice({ message: `Import failed: ${errorMessage(err)}`, kind: "error" });
+    } finally {
+      setBusy(null);
+      if (fileInput.current) fileInput.current.value = "";
+    }
+  }
 
   const latest = useRef(0);
   const load = useCallback(async () => {
@@ -111,9 +131,27 @@ export default function AgentsPage() {
           onChange={(e) => setQuery(e.target.value)}
         />
         {canEdit ? (
-          <Button variant="primary" onClick={() => navigate("/agents/new")}>
-            New agent
-          </Button>
+          <>
+            <input
+              ref={fileInput}
+              type="file"
+              data-testid="import-agent-file"
+              accept=".yaml,.yml,.json,application/yaml,application/json"
+              className="visually-hidden"
+              tabIndex={-1}
+              aria-label="Agent file to import"
+              onChange={(e) => {
+                const file = e.target.files?.[0];
+                if (file) void importFile(file);
+              }}
+            />
+            <Button busy={busy === "import"} onClick={() => fileInput.current?.click()}>
+              Import
+            </Button>
+            <Button variant="primary" onClick={() => navigate("/agents/new")}>
+              New agent
+            </Button>
+          </>
         ) : null}
       </PageHeader>
       <Tabs
