@@ -155,6 +155,16 @@ async def test_expected_output_is_part_of_success(client, providers) -> None:
     )
 
 
+async def test_a_failing_model_call_fails_the_task(client, providers) -> None:
+    script(providers, "silent")  # nothing scripted: the call raises
+    done = await run_task(client, prompt="p", model="test:silent")
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "provider_error"
+    assert done["error"]["message"].startswith("the model call failed")
+    events = (await client.get(f"/api/v1/runs/{done['run_id']}/events/list")).json()
+    assert [e["type"] for e in events] == ["run_started", "run_failed", "run_completed"]
+
+
 async def test_a_bad_patch_asks_for_the_whole_file(client, providers) -> None:
     bad_patch = "```diff\n--- a/main.py\n+++ b/main.py\n@@ -1 +1 @@\n-not there\n+x\n```"
     model = script(providers, "patchy", BROKEN, bad_patch, "```python\nprint('whole')\n```")

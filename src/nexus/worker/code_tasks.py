@@ -24,7 +24,7 @@ from typing import Any, Literal
 from agents import Agent, ModelSettings, RunConfig, Runner
 
 from nexus.core import events as ev
-from nexus.core.errors import InvalidInputError, NexusError
+from nexus.core.errors import InvalidInputError, NexusError, ProviderError
 from nexus.core.ids import new_id
 from nexus.core.sandbox_types import (
     ExecRequest,
@@ -290,7 +290,7 @@ class CodeTasks:
         status = RunStatus.FAILED
         output: dict[str, Any] | None = None
         error: dict[str, Any] | None = None
-        tokens = 0
+        loop: _Loop | None = None
         try:
             if not await self.s.runs.mark_running(run_id):
                 status = RunStatus.CANCELLED
@@ -304,7 +304,6 @@ class CodeTasks:
             model = await self._model(model_id, run.owner_id, run.workspace_id)
             loop = _Loop(self, run_id, request, model, project_id, entry, writer)
             output = await loop.run()
-            tokens = loop.tokens
             if output["success"]:
                 status = RunStatus.SUCCEEDED
             else:
@@ -325,6 +324,7 @@ class CodeTasks:
             error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
             writer.emit(ev.RUN_FAILED, error)
         finally:
+            tokens = loop.tokens if loop is not None else 0  # spent even if the loop broke off
             await asyncio.shield(self._record(run_id, status, output, error, tokens, writer))
 
     async def _record(
@@ -431,12 +431,17 @@ class _Loop:
             model=self.model,
             model_settings=ModelSettings(temperature=0.0, max_tokens=max(16, min(remaining, 2048))),
         )
-        result = await Runner.run(
-            agent,
-            prompt,
-            max_turns=1,
-            run_config=RunConfig(tracing_disabled=True, group_id=self.run_id),
-        )
+        try:
+            result = await Runner.run(
+                agent,
+                prompt,
+                max_turns=1,
+                run_config=RunConfig(tracing_disabled=True, group_id=self.run_id),
+            )
+        except NexusError:
+            raise
+        except Exception as exc:  # the provider's own errors end the task as provider_error
+            raise ProviderError(f"the model call failed: {type(exc).__name__}: {exc}") from exc
         answer = result.final_output if isinstance(result.final_output, str) else ""
         used = sum(r.usage.total_tokens for r in result.raw_responses)
         if used == 0:  # a provider that reports no usage still spends the budget (≈4 chars/token)
