@@ -14,7 +14,7 @@ import pytest
 
 from nexus.core.sandbox_types import ExecRequest
 from nexus.sandbox.bubblewrap import BubblewrapConfig, BubblewrapSandbox
-from nexus.sandbox.cgroups import PIDS_SLACK, Cgroups
+from nexus.sandbox.cgroups import PIDS_SLACK, Cgroups, remove_stale
 
 _probe = Cgroups.detect()
 if _probe is not None:
@@ -155,3 +155,18 @@ def test_limits_and_wrap_on_a_fake_v1_tree(tmp_path: Path, test_limits) -> None:
     assert str(memory / "slot-3" / "cgroup.procs") in wrapped[2]
     assert str(pids / "slot-3" / "cgroup.procs") in wrapped[2]
     assert os.path.isdir(memory / "slot-3")
+
+
+def test_stale_groups_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    """Directories stand in for cgroups (rmdir works on both when they are empty)."""
+    dead = 2**22 + 4321  # above pid_max: no such process
+    (tmp_path / f"nexus-sandbox-{dead}-0" / "slot-1").mkdir(parents=True)
+    (tmp_path / f"nexus-sandbox-{os.getpid()}-0" / "slot-1").mkdir(parents=True)
+    busy = tmp_path / f"nexus-sandbox-{dead}-1" / "slot-0"
+    busy.mkdir(parents=True)
+    (busy / "cgroup.procs").write_text("123")  # not empty: a cgroup still in use stays
+    assert remove_stale(tmp_path) == 1
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"nexus-sandbox-{dead}-1",
+        f"nexus-sandbox-{os.getpid()}-0",
+    }

@@ -61,10 +61,40 @@ def _probe(parent: Path, name: str) -> Path | None:
         return None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale(parent: Path) -> int:
+    """Remove ``nexus-sandbox-<pid>-<n>`` cgroups left by Nexus processes that died without
+    ``close()`` (killed, crashed). Only empty ones go: rmdir fails on a cgroup in use."""
+    removed = 0
+    with contextlib.suppress(OSError):
+        for group in parent.glob("nexus-sandbox-*"):
+            pid = group.name.split("-")[2]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            for slot in group.glob("slot-*"):
+                with contextlib.suppress(OSError):
+                    slot.rmdir()
+            with contextlib.suppress(OSError):
+                group.rmdir()
+                removed += 1
+    return removed
+
+
 def _detect_layout(root: Path, name: str) -> _Layout | None:
     own = _own_paths(root)
     memory_parent = root / "memory" / own.get("memory", "")
     pids_parent = root / "pids" / own.get("pids", "")
+    for parent in {memory_parent, pids_parent, root / own.get("", "")}:
+        remove_stale(parent)
     if (memory_parent / "memory.limit_in_bytes").exists() and (
         pids_parent / "cgroup.procs"
     ).exists():
