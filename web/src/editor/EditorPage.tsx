@@ -423,8 +423,14 @@ function Editor({
     const rect = wrapper.current?.getBoundingClientRect();
     if (!rect) return { x: 0, y: 0 };
     const p = flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 });
-    const jitter = (nodesRef.current.length % 5) * 24;
-    return { x: p.x - 110 + jitter, y: p.y - 50 + jitter };
+    // the first free spot at or below the centre, so added nodes do not pile up
+    const pos = { x: p.x - NODE_WIDTH / 2, y: p.y - 40 };
+    const overlaps = (n: WfNode) =>
+      Math.abs(n.position.x - pos.x) < NODE_WIDTH + 10 &&
+      n.position.y < pos.y + 80 &&
+      n.position.y + (n.measured?.height ?? n.initialHeight ?? 80) + 10 > pos.y;
+    for (let k = 0; k < 30 && nodesRef.current.some(overlaps); k++) pos.y += 40;
+    return pos;
   }, [flow]);
 
   const addAtCentre = useCallback((type: string) => addNode(type, centre()), [addNode, centre]);

@@ -1,7 +1,7 @@
 // The properties panel: the selected node's name, properties (generated from its type's JSON
 // Schema) and policy; with nothing selected, the workflow's own name, description and inputs.
 import { useEffect, useId, useState } from "react";
-import type { Issue, JsonSchema, NodePolicy, NodeSpec, NodeType } from "./graph";
+import { ID_PATTERN, inputPorts, outputPorts, type Issue, type JsonSchema, type NodePolicy, type NodeSpec, type NodeType, type Port } from "./graph";
 import { SchemaField } from "./fields";
 
 export interface WorkflowMeta {
@@ -89,6 +89,90 @@ function PolicyFields({
         </select>
       </div>
     </details>
+  );
+}
+
+const PORT_TYPES = new Set(["text", "json", "number", "boolean", "list", "any"]);
+
+function parsePorts(text: string): Port[] | null | string {
+  if (text.trim() === "") return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return `Invalid JSON: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (!Array.isArray(value)) return "Must be a JSON array of {name, type, required?}.";
+  const seen = new Set<string>();
+  for (const p of value) {
+    if (!p || typeof p !== "object") return "Each port is an object {name, type, required?}.";
+    const { name, type, required } = p as Record<string, unknown>;
+    if (typeof name !== "string" || !ID_PATTERN.test(name)) return `Bad port name ${JSON.stringify(name)}.`;
+    if (seen.has(name)) return `Port ${name} is listed twice.`;
+    seen.add(name);
+    if (type !== undefined && !PORT_TYPES.has(String(type))) return `Port ${name}: type must be one of ${[...PORT_TYPES].join(", ")}.`;
+    if (required !== undefined && typeof required !== "boolean") return `Port ${name}: required is true or false.`;
+  }
+  return (value as Port[]).map((p) => ({ name: p.name, type: p.type ?? "any", ...(p.required ? { required: true } : {}) }));
+}
+
+/** Override a node's ports (typed ports); empty means the node type's default ports. */
+function PortsField({
+  label,
+  value,
+  defaults,
+  readOnly,
+  onChange,
+  onCommit,
+}: {
+  label: string;
+  value: Port[] | null | undefined;
+  defaults: Port[];
+  readOnly: boolean;
+  onChange: (v: Port[] | null) => void;
+  onCommit: () => void;
+}) {
+  const id = useId();
+  const show = (v: Port[] | null | undefined) => (v ? JSON.stringify(v) : "");
+  const [text, setText] = useState(show(value));
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setText((t) => {
+      const parsed = parsePorts(t);
+      return typeof parsed !== "string" && JSON.stringify(parsed) === JSON.stringify(value ?? null) ? t : show(value);
+    });
+  }, [value]);
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <textarea
+        id={id}
+        className="code"
+        rows={2}
+        value={text}
+        readOnly={readOnly}
+        spellCheck={false}
+        placeholder={`type defaults: ${JSON.stringify(defaults)}`}
+        aria-invalid={error ? true : undefined}
+        onChange={(e) => {
+          setText(e.target.value);
+          const parsed = parsePorts(e.target.value);
+          if (typeof parsed === "string") setError(parsed);
+          else {
+            setError(null);
+            onChange(parsed);
+          }
+        }}
+        onBlur={onCommit}
+      />
+      {error ? (
+        <span className="field-hint field-error" role="alert">
+          {error}
+        </span>
+      ) : (
+        <span className="field-hint">Empty: the node type's ports. Types: text, json, number, boolean, list, any.</span>
+      )}
+    </div>
   );
 }
 
@@ -252,6 +336,27 @@ export function PropertiesPanel({
           error={fieldError(nodeIssues, key)}
         />
       ))}
+      <details className="policy">
+        <summary>Ports</summary>
+        <PortsField
+          key={`${id}-in`}
+          label="Input ports (JSON)"
+          value={spec.inputs}
+          defaults={inputPorts({ ...spec, inputs: null }, nodeType)}
+          readOnly={readOnly}
+          onChange={(inputs) => onNodeChange(id, (s) => ({ ...s, inputs }))}
+          onCommit={onCommit}
+        />
+        <PortsField
+          key={`${id}-out`}
+          label="Output ports (JSON)"
+          value={spec.outputs}
+          defaults={outputPorts({ ...spec, outputs: null }, nodeType)}
+          readOnly={readOnly}
+          onChange={(outputs) => onNodeChange(id, (s) => ({ ...s, outputs }))}
+          onCommit={onCommit}
+        />
+      </details>
       <PolicyFields
         key={id}
         policy={spec.policy ?? {}}

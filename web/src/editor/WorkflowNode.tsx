@@ -1,8 +1,8 @@
 // The one canvas node component: name, type, run status border, typed port handles, the node's
 // validation errors and (for llm/agent nodes) the tokens streaming in. Memoised; it subscribes to
 // its own run state and issues by id, so updates to other nodes never re-render it.
-import { Handle, Position, useEdges, type NodeProps } from "@xyflow/react";
-import { memo, useMemo } from "react";
+import { Handle, Position, useEdges, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
+import { memo, useEffect, useMemo, useRef } from "react";
 import { useEditorEnv } from "./context";
 import {
   dynamicInputs,
@@ -76,6 +76,16 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<WfNode>) {
   const ins = dynamicInputs(spec, nodeType) ? null : inputPorts(spec, nodeType);
   const outs = outputPorts(spec, nodeType);
   const connectable = !readOnly;
+  // Ports renamed without a size change (switch cases, edited ports): re-read the handles.
+  const updateInternals = useUpdateNodeInternals();
+  const signature = `${ins?.map((p) => p.name).join(",") ?? "*"}|${outs.map((p) => p.name).join(",")}`;
+  const firstSignature = useRef(signature);
+  useEffect(() => {
+    if (signature !== firstSignature.current) {
+      firstSignature.current = signature;
+      updateInternals(id);
+    }
+  }, [signature, id, updateInternals]);
   return (
     <div
       className={`wf-node status-${status}${selected ? " selected" : ""}${issues?.length ? " has-error" : ""}${nodeType ? "" : " unknown-type"}`}
