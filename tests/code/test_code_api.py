@@ -102,7 +102,14 @@ async def test_bad_input_is_a_422_and_writes_nothing(client, method, suffix, bod
 
 
 async def test_bad_project_bodies(client) -> None:
-    for body in ({}, {"name": ""}, {"name": "x", "files": {"../a": "x"}}, {"name": "x", "v": 1}):
+    bodies = (
+        {},
+        {"name": ""},
+        {"name": "x", "files": {"../a": "x"}},
+        {"name": "x", "files": {"ok.py": "x", "bad.py": "nul \u0000 inside"}},
+        {"name": "x", "v": 1},
+    )
+    for body in bodies:
         response = await client.post(BASE, json=body)
         assert response.status_code == 422, (body, response.text)
     assert (await client.get(BASE)).json()["total"] == 0
