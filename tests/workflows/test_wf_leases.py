@@ -131,3 +131,21 @@ async def test_a_worker_that_loses_its_lease_stops_executing(services, spec) -> 
         assert (await _lease(services, run.id))[0] == "elsewhere:1:thief"
     finally:
         await worker.shutdown()
+
+
+async def test_runs_of_one_spec_share_a_compiled_plan_and_the_node_types(services, spec) -> None:  # type: ignore[no-untyped-def]
+    worker = WorkflowRuns(services, AgentRunner(services))
+    try:
+        flow = slow(spec, 0.01).to_json()
+        plan = worker.plan_for(flow)
+        assert worker.plan_for(dict(reversed(list(flow.items())))) is plan  # key order ignored
+        other = worker.plan_for({**flow, "name": "other"})
+        assert other is not plan
+        executor = worker.executor_for(None, None)
+        assert executor.registry is worker.node_types
+        stored = await services.workflows.create(slow(spec, 0.01))
+        runs = [await worker.start(stored, {}, owner_id=None, workspace_id=None) for _ in range(2)]
+        for run in runs:
+            assert (await worker.wait(run.id)).status is RunStatus.SUCCEEDED
+    finally:
+        await worker.shutdown()

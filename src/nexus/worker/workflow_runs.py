@@ -30,6 +30,7 @@ import logging
 import os
 import secrets
 import socket
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
@@ -356,6 +357,9 @@ class PlatformServices:
         return dict(run.output or {})
 
 
+PLAN_CACHE = 64
+"""Compiled plans kept per ``WorkflowRuns`` (by spec digest)."""
+
 LEASE_TTL_S = 30.0
 """How long a run's lease lasts unless renewed (renewed every third of it while executing)."""
 
@@ -474,14 +478,37 @@ class WorkflowRuns:
         self.node_types = self._validator.registry
         self._executors: dict[str, WorkflowExecutor] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._plans: OrderedDict[str, WorkflowPlan] = OrderedDict()
 
     def compile(self, spec: WorkflowSpec) -> WorkflowPlan:
         """``InvalidInputError`` (with ``details`` naming node and field) for a bad graph."""
         return self._validator.compile(spec)
 
+    def plan_for(self, spec_json: dict[str, Any]) -> WorkflowPlan:
+        """The plan of a run's ``spec_snapshot["spec"]``: compiled once per distinct spec and
+        shared by its runs (plans are immutable), the ``PLAN_CACHE`` most recent kept."""
+        text = json.dumps(spec_json, sort_keys=True, separators=(",", ":"), default=str)
+        key = hashlib.sha256(text.encode()).hexdigest()
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self.compile(WorkflowSpec.model_validate(spec_json))
+            self._plans[key] = plan
+            if len(self._plans) > PLAN_CACHE:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
+        return plan
+
     def executor_for(self, owner_id: str | None, workspace_id: str | None) -> WorkflowExecutor:
+        """An executor with this owner's services; node types and compiled templates are
+        shared (building a registry checks every type's schema: milliseconds per run)."""
         platform = PlatformServices(self, owner_id, workspace_id)
-        return WorkflowExecutor(self.checkpointer, services=platform.services())
+        return WorkflowExecutor(
+            self.checkpointer,
+            registry=self.node_types,
+            templates=self._validator.templates,
+            services=platform.services(),
+        )
 
     # ----------------------------------------------------------------- requests
 
@@ -770,7 +797,7 @@ class WorkflowRuns:
         executor = self.executor_for(run.owner_id, run.workspace_id)
         self._executors[run_id] = executor
         try:
-            plan = self.compile(WorkflowSpec.model_validate(run.spec_snapshot["spec"]))
+            plan = self.plan_for(run.spec_snapshot["spec"])
             await go(executor, plan, writer)
         except asyncio.CancelledError:
             raise  # shutdown: leave the run resumable
