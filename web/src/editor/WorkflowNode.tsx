@@ -66,6 +66,20 @@ function DynamicInputs({ id, connectable }: { id: string; connectable: boolean }
   );
 }
 
+/** Tokens streaming into an llm/agent node, kept scrolled to the newest text. */
+function Tokens({ id, text }: { id: string; text: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [text]);
+  return (
+    <div ref={ref} className="wf-node-tokens nowheel" data-testid={`node-tokens-${id}`}>
+      {text}
+    </div>
+  );
+}
+
 function WorkflowNodeView({ id, data, selected }: NodeProps<WfNode>) {
   const { types, readOnly } = useEditorEnv();
   const spec = data.spec;
@@ -112,11 +126,7 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<WfNode>) {
           ))}
         </div>
       </div>
-      {STREAMING_TYPES.has(spec.type) && run?.tokens ? (
-        <div className="wf-node-tokens nowheel" data-testid={`node-tokens-${id}`} aria-live="polite">
-          {run.tokens}
-        </div>
-      ) : null}
+      {STREAMING_TYPES.has(spec.type) && run?.tokens ? <Tokens id={id} text={run.tokens} /> : null}
       {run?.error ? <div className="wf-node-run-error">{run.error}</div> : null}
       {issues?.length ? (
         <ul className="wf-node-error" data-testid={`node-error-${id}`} role="alert">
