@@ -149,3 +149,17 @@ async def test_runs_of_one_spec_share_a_compiled_plan_and_the_node_types(service
             assert (await worker.wait(run.id)).status is RunStatus.SUCCEEDED
     finally:
         await worker.shutdown()
+
+
+async def test_renewal_fails_once_the_run_was_finished_elsewhere(services, spec) -> None:  # type: ignore[no-untyped-def]
+    """A run cancelled through another worker's API: the executing worker's next renewal
+    fails, so it stops executing it (as when its lease is lost, tested above)."""
+    worker = WorkflowRuns(services, AgentRunner(services))
+    try:
+        await _queued_run(services, spec, "run_elsewhere")
+        assert await worker.leases.acquire("run_elsewhere")
+        assert await worker.leases.renew("run_elsewhere")
+        assert await services.runs.finish("run_elsewhere", RunStatus.CANCELLED)
+        assert not await worker.leases.renew("run_elsewhere")
+    finally:
+        await worker.shutdown()

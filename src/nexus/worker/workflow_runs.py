@@ -430,12 +430,18 @@ class RunLeases:
             return bool(result.rowcount == 1)
 
     async def renew(self, run_id: str) -> bool:
-        """Extend our lease; ``False`` when it is no longer ours."""
+        """Extend our lease; ``False`` when it is no longer ours, or when the run was finished
+        meanwhile by someone else (cancelled through another worker's API)."""
         until = utcnow() + timedelta(seconds=self.ttl_s)
+        final = [s.value for s in RunStatus if s.is_final]
         async with self.db.sessions.begin() as session:
             result = await session.execute(
                 sa.update(RunRow)
-                .where(RunRow.id == run_id, RunRow.lease_owner == self.owner)
+                .where(
+                    RunRow.id == run_id,
+                    RunRow.lease_owner == self.owner,
+                    RunRow.status.not_in(final),
+                )
                 .values(lease_until=until)
             )
             return bool(result.rowcount == 1)
@@ -459,7 +465,7 @@ class RunLeases:
                 log.warning("could not renew the lease of run %s", run_id, exc_info=True)
                 continue
             if not kept:
-                log.warning("run %s: lease lost to another worker; stopping here", run_id)
+                log.warning("run %s: lease lost or run finished elsewhere; stopping", run_id)
                 task.cancel()
                 return
 
