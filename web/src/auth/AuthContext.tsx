@@ -1,5 +1,6 @@
 // Who is signed in: the session comes from an HttpOnly cookie; `me` is read from the API.
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
+import type { Middleware } from "openapi-fetch";
 import { api, ok, type Schemas } from "../api/client";
 
 export type Me = Schemas["MePublic"];
@@ -47,6 +48,21 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     void refresh();
+  }, [refresh]);
+
+  // A session that ended (expired, revoked, signed out elsewhere): any API answer 401 outside
+  // /auth re-reads who is signed in, and the signed-in screens send the visitor to login.
+  useEffect(() => {
+    const expiry: Middleware = {
+      onResponse({ request, response }) {
+        if (response.status === 401 && !new URL(request.url).pathname.startsWith("/api/v1/auth/")) {
+          void refresh();
+        }
+        return response;
+      },
+    };
+    api.use(expiry);
+    return () => api.eject(expiry);
   }, [refresh]);
 
   const canEdit = me !== null && me.role !== "viewer";
