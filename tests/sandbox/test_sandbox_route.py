@@ -71,6 +71,12 @@ async def test_exec_timeout(app: FastAPI) -> None:
         ({"language": "python", "code": "1", "network": True}, "network"),
         ({"language": "python", "code": "1", "files": {"../x": ""}}, "files"),
         ({"language": "python", "code": "1", "extra": 1}, "extra"),
+        ({"language": "python", "code": "1", "allow_hosts": ["example.com"]}, "allow_hosts"),
+        ({"language": "python", "code": "1", "mode": "app"}, "mode"),
+        (
+            {"language": "python", "code": "1", "mode": "validation", "allow_hosts": [""]},
+            "allow_hosts[0]",
+        ),
     ],
 )
 async def test_bad_requests_are_422_naming_the_field(
@@ -79,3 +85,28 @@ async def test_bad_requests_are_422_naming_the_field(
     response = await post(app, body)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == field
+
+
+async def test_validation_mode_reaches_only_the_allow_list(app: FastAPI) -> None:
+    """Through the API the production proxy applies: a host off the list is refused by the
+    proxy (403 with the reason), and nothing else of the network exists."""
+    code = (
+        "import urllib.request, urllib.error, socket\n"
+        "try:\n"
+        "    urllib.request.urlopen('http://not-on-the-list.example/', timeout=5)\n"
+        "except urllib.error.HTTPError as exc:\n"
+        "    print('REFUSED', exc.code, exc.headers.get('X-Nexus-Egress'))\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 80), timeout=2)\n"
+        "    print('DIRECT OK')\n"
+        "except OSError:\n"
+        "    print('DIRECT BLOCKED')\n"
+    )
+    response = await post(
+        app,
+        {"language": "python", "code": code, "mode": "validation", "allow_hosts": ["nexus.test"]},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "REFUSED 403 refused" in body["stdout"], body
+    assert "DIRECT BLOCKED" in body["stdout"], body

@@ -32,6 +32,8 @@ async def execute(body: SandboxExec, sandbox: SandboxDep, _caller: CreatorDep) -
             timeout_s=body.timeout_s,
             memory_mb=body.memory_mb,
             network=body.network,
+            mode=body.mode,
+            allow_hosts=tuple(body.allow_hosts or ()),
         )
     )
     return SandboxExecPublic(

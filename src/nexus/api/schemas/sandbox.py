@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class SandboxExec(BaseModel):
-    """Code to run once in a fresh sandbox (mode ``code``: no network)."""
+    """Code to run once in a fresh sandbox: mode ``code`` has no network; mode ``validation``
+    reaches only the hosts in ``allow_hosts``, over HTTP(S) through the egress proxy."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -20,6 +21,13 @@ class SandboxExec(BaseModel):
     timeout_s: float | None = Field(default=None, gt=0, description="Within the admin ceiling.")
     memory_mb: int | None = Field(default=None, ge=16, description="Within the admin ceiling.")
     network: bool = Field(default=False, description="Only mode 'validation' can have network.")
+    mode: Literal["code", "validation"] = "code"
+    allow_hosts: list[Annotated[str, Field(min_length=1, max_length=260)]] | None = Field(
+        default=None,
+        max_length=50,
+        description="Mode 'validation': hosts reachable through the egress proxy "
+        "('host', 'host:port' or '*.domain'), each also checked by the SSRF guard.",
+    )
 
 
 class SandboxExecPublic(BaseModel):
