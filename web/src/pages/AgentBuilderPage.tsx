@@ -362,10 +362,16 @@ export default function AgentBuilderPage() {
                 <Field label="Model" error={fieldError("model")}>
                   {(props) => (
                     <select {...props} value={body.model} onChange={(e) => update({ model: e.target.value })}>
-                      {modelOptions.map((m) => (
-                        <option key={m.id} value={m.id}>
-                          {m.id}
-                        </option>
+                      {[...new Set(modelOptions.map((m) => m.provider))].map((provider) => (
+                        <optgroup key={provider} label={provider}>
+                          {modelOptions
+                            .filter((m) => m.provider === provider)
+                            .map((m) => (
+                              <option key={m.id} value={m.id} title={m.description}>
+                                {m.id}
+                              </option>
+                            ))}
+                        </optgroup>
                       ))}
                     </select>
                   )}
