@@ -23,6 +23,20 @@ type Guardrail = NonNullable<AgentBody["input_guardrails"]>[number];
 type ModelInfo = { id: string; provider: string; description?: string };
 
 const BLOCKED_WORDS = "blocked_words";
+const BLOCKED_PATTERNS = "blocked_patterns";
+
+function guardrailText(body: AgentBody): { words: string; patterns: string } {
+  const words = (body.input_guardrails ?? []).find(
+    (g) => g.type === "keyword" && g.name === BLOCKED_WORDS,
+  );
+  const patterns = (body.output_guardrails ?? []).find(
+    (g) => g.type === "regex" && g.name === BLOCKED_PATTERNS,
+  );
+  return {
+    words: words && words.type === "keyword" ? words.keywords.join("\n") : "",
+    patterns: patterns && patterns.type === "regex" ? patterns.patterns.join("\n") : "",
+  };
+}
 
 const TEMPLATES: { name: string; text: string }[] = [
   { name: "Helpful assistant", text: "You are a helpful assistant. Answer briefly and accurately." },
@@ -158,6 +172,8 @@ export default function AgentBuilderPage() {
       setAgent(null);
       setBody(EMPTY);
       setSchemaText("");
+      setBlockedText("");
+      setPatternsText("");
       return;
     }
     setAgent(null);
@@ -166,6 +182,9 @@ export default function AgentBuilderPage() {
       (loaded) => {
         setAgent(loaded);
         setBody(bodyOf(loaded));
+        const text = guardrailText(bodyOf(loaded));
+        setBlockedText(text.words);
+        setPatternsText(text.patterns);
         setSchemaText(loaded.output_schema ? JSON.stringify(loaded.output_schema, null, 2) : "");
       },
       (err) => setLoadError(errorMessage(err)),
@@ -188,14 +207,12 @@ export default function AgentBuilderPage() {
     setNotice(null);
   }
 
-  const blockedWords = useMemo(() => {
-    const rail = (body.input_guardrails ?? []).find(
-      (g) => g.type === "keyword" && g.name === BLOCKED_WORDS,
-    );
-    return rail && rail.type === "keyword" ? rail.keywords.join("\n") : "";
-  }, [body.input_guardrails]);
+  // Guardrail text is kept as typed (blank lines included) and parsed into the spec.
+  const [blockedWords, setBlockedText] = useState("");
+  const [blockedPatterns, setPatternsText] = useState("");
 
   function setBlockedWords(text: string) {
+    setBlockedText(text);
     const keywords = text
       .split("\n")
       .map((w) => w.trim())
@@ -207,6 +224,21 @@ export default function AgentBuilderPage() {
       ? [...rest, { type: "keyword", name: BLOCKED_WORDS, keywords, case_sensitive: false }]
       : rest;
     update({ input_guardrails: rails });
+  }
+
+  function setBlockedPatterns(text: string) {
+    setPatternsText(text);
+    const patterns = text
+      .split("\n")
+      .map((w) => w.trim())
+      .filter(Boolean);
+    const rest = (body.output_guardrails ?? []).filter(
+      (g) => !(g.type === "regex" && g.name === BLOCKED_PATTERNS),
+    );
+    const rails: Guardrail[] = patterns.length
+      ? [...rest, { type: "regex", name: BLOCKED_PATTERNS, patterns }]
+      : rest;
+    update({ output_guardrails: rails });
   }
 
   async function save(event: FormEvent) {
@@ -259,7 +291,7 @@ export default function AgentBuilderPage() {
   );
   const toolNames = new Set((body.tools ?? []).map((t) => t.name));
   const handoffIds = new Set((body.handoffs ?? []).map((h) => h.agent));
-  const generalError = error && !["name", "description", "instructions", "model", "output_schema", "tools", "handoffs", "input_guardrails", "max_turns", "visibility"].some((f) => fieldError(f))
+  const generalError = error && !["name", "description", "instructions", "model", "output_schema", "tools", "handoffs", "input_guardrails", "output_guardrails", "max_turns", "visibility"].some((f) => fieldError(f))
     ? error.message
     : null;
 
@@ -451,7 +483,8 @@ export default function AgentBuilderPage() {
                     {handoffTargets.map((target) => {
                       const checked = handoffIds.has(target.id) || handoffIds.has(target.name);
                       return (
-                        <label key={target.id} className="check">
+                        <div key={target.id} className="row" style={{ gap: 6 }}>
+                        <label className="check">
                           <input
                             type="checkbox"
                             checked={checked}
@@ -470,6 +503,30 @@ export default function AgentBuilderPage() {
                           />
                           <span>Hand off to {target.name}</span>
                         </label>
+                          {checked ? (
+                            <select
+                              aria-label={`Mode for ${target.name}`}
+                              className="btn-small"
+                              value={
+                                (body.handoffs ?? []).find(
+                                  (h) => h.agent === target.id || h.agent === target.name,
+                                )?.mode ?? "handoff"
+                              }
+                              onChange={(e) =>
+                                update({
+                                  handoffs: (body.handoffs ?? []).map((h) =>
+                                    h.agent === target.id || h.agent === target.name
+                                      ? { ...h, mode: e.target.value as "handoff" | "tool" }
+                                      : h,
+                                  ),
+                                })
+                              }
+                            >
+                              <option value="handoff">takes over</option>
+                              <option value="tool">as a tool</option>
+                            </select>
+                          ) : null}
+                        </div>
                       );
                     })}
                   </div>
@@ -487,6 +544,23 @@ export default function AgentBuilderPage() {
                     rows={3}
                     value={blockedWords}
                     onChange={(e) => setBlockedWords(e.target.value)}
+                  />
+                )}
+              </Field>
+              <Field
+                label="Blocked patterns in replies (output guardrail)"
+                error={fieldError("output_guardrails")}
+                hint="Regular expressions, one per line. A reply matching any of them is withheld."
+              >
+                {(props) => (
+                  <textarea
+                    {...props}
+                    className="code"
+                    spellCheck={false}
+                    rows={2}
+                    style={{ minHeight: 60 }}
+                    value={blockedPatterns}
+                    onChange={(e) => setBlockedPatterns(e.target.value)}
                   />
                 )}
               </Field>
