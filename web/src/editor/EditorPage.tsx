@@ -348,14 +348,12 @@ function Editor({
     [lookup, types, readOnly],
   );
 
-  const onConnect = useCallback(
-    (c: Connection) => {
+  /** Add the edge `c` describes; the reason when it is refused. */
+  const connect = useCallback(
+    (c: Connection): string | null => {
+      if (readOnly) return "You can view this workflow but not change it.";
       const check = checkConnection(lookup, types, edgesRef.current, c);
-      if (!check.ok) {
-        setConnectionError(check.reason ?? "Connection refused.");
-        return;
-      }
-      setConnectionError(null);
+      if (!check.ok) return check.reason ?? "Connection refused.";
       let targetHandle = c.targetHandle ?? "input";
       if (targetHandle === NEW_INPUT_HANDLE) {
         const used = new Set(edgesRef.current.filter((e) => e.target === c.target).map((e) => e.targetHandle ?? ""));
@@ -370,9 +368,23 @@ function Editor({
       updateEdges((e) => [...e, { id, source: c.source, sourceHandle, target: c.target, targetHandle }]);
       markEdited();
       commitSoon();
+      return null;
     },
-    [lookup, types, updateEdges, commitSoon],
+    [readOnly, lookup, types, updateEdges, commitSoon, markEdited],
   );
+
+  const onConnect = useCallback((c: Connection) => setConnectionError(connect(c)), [connect]);
+
+  const removeEdge = useCallback(
+    (id: string) => {
+      if (readOnly) return;
+      updateEdges((e) => e.filter((x) => x.id !== id));
+      markEdited();
+      commitSoon();
+    },
+    [readOnly, updateEdges, markEdited, commitSoon],
+  );
+  const getNodes = useCallback(() => nodesRef.current, []);
 
   const onConnectEnd = useCallback(
     (_event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
@@ -868,6 +880,11 @@ function Editor({
               meta={meta}
               onNodeChange={onNodeChange}
               onMetaChange={updateMeta}
+              edges={edges}
+              types={types}
+              getNodes={getNodes}
+              onConnect={connect}
+              onRemoveEdge={removeEdge}
               onCommit={commit}
             />
           </aside>

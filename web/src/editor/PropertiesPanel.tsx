@@ -1,7 +1,9 @@
 // The properties panel: the selected node's name, properties (generated from its type's JSON
 // Schema) and policy; with nothing selected, the workflow's own name, description and inputs.
 import { useEffect, useId, useState } from "react";
-import { ID_PATTERN, inputPorts, outputPorts, type Issue, type JsonSchema, type NodePolicy, type NodeSpec, type NodeType, type Port } from "./graph";
+import { ID_PATTERN, inputPorts, outputPorts, type Issue, type JsonSchema, type NodePolicy, type NodeSpec, type NodeType, type Port, type WfEdge, type WfNode } from "./graph";
+import type { Connection } from "@xyflow/react";
+import { Connections } from "./Connections";
 import { SchemaField } from "./fields";
 
 export interface WorkflowMeta {
@@ -20,6 +22,11 @@ interface Props {
   onNodeChange: (id: string, update: (spec: NodeSpec) => NodeSpec) => void;
   onMetaChange: (meta: WorkflowMeta) => void;
   onCommit: () => void;
+  edges: WfEdge[];
+  types: Map<string, NodeType>;
+  getNodes: () => WfNode[];
+  onConnect: (c: Connection) => string | null;
+  onRemoveEdge: (id: string) => void;
 }
 
 function fieldError(issues: Issue[], key: string): string | undefined {
@@ -248,6 +255,11 @@ export function PropertiesPanel({
   onNodeChange,
   onMetaChange,
   onCommit,
+  edges,
+  types,
+  getNodes,
+  onConnect,
+  onRemoveEdge,
 }: Props) {
   const nameId = useId();
   if (!node) {
@@ -336,6 +348,17 @@ export function PropertiesPanel({
           error={fieldError(nodeIssues, key)}
         />
       ))}
+      <Connections
+        key={`${id}-connections`}
+        id={id}
+        spec={spec}
+        edges={edges}
+        types={types}
+        readOnly={readOnly}
+        getNodes={getNodes}
+        onConnect={onConnect}
+        onRemoveEdge={onRemoveEdge}
+      />
       <details className="policy">
         <summary>Ports</summary>
         <PortsField
