@@ -569,6 +569,7 @@ function Editor({
       );
       savedSnap.current = snap;
       setSaved(wf);
+      localIssues.current = false;
       setIssues([]);
       setDirty(present.current !== snap || pendingEdit.current);
       setNotice("Saved.");
@@ -576,6 +577,7 @@ function Editor({
     } catch (e) {
       if (e instanceof ApiError) {
         const found = attachNodeIds(issuesFromDetails(e.details), body.nodes);
+        localIssues.current = false;
         setIssues(found);
         setSaveError(
           found.length
@@ -595,8 +597,11 @@ function Editor({
   dirtyRef.current = dirty;
   const saveIfDirty = useCallback(async () => (dirtyRef.current && !readOnly ? save() : true), [save, readOnly]);
 
+  /** Issues from "Validate" are re-checked after every edit; the server's stay until the next save. */
+  const localIssues = useRef(false);
   const validate = useCallback(() => {
     const found = validateLocally(nodesRef.current, edgesRef.current, types);
+    localIssues.current = true;
     setIssues(found);
     setSaveError(null);
     setNotice(
@@ -605,6 +610,10 @@ function Editor({
         : `${found.length} problem${found.length === 1 ? "" : "s"} found.`,
     );
   }, [types]);
+
+  useEffect(() => {
+    if (localIssues.current) setIssues(validateLocally(nodesRef.current, edgesRef.current, types));
+  }, [historyTick, types]);
 
   useEffect(() => {
     const byNode = new Map<string, string[]>();

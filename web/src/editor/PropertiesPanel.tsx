@@ -1,6 +1,6 @@
 // The properties panel: the selected node's name, properties (generated from its type's JSON
 // Schema) and policy; with nothing selected, the workflow's own name, description and inputs.
-import { useEffect, useId, useState } from "react";
+import { memo, useEffect, useId, useState } from "react";
 import { ID_PATTERN, inputPorts, outputPorts, type Issue, type JsonSchema, type NodePolicy, type NodeSpec, type NodeType, type Port, type WfEdge, type WfNode } from "./graph";
 import type { Connection } from "@xyflow/react";
 import { Connections } from "./Connections";
@@ -245,7 +245,7 @@ function InputsSchemaField({
   );
 }
 
-export function PropertiesPanel({
+function PropertiesPanelView({
   node,
   nodeType,
   selectedCount,
@@ -399,3 +399,6 @@ export function PropertiesPanel({
     </section>
   );
 }
+
+/** Memoised: the canvas re-renders the editor on every drag frame; this panel need not follow. */
+export const PropertiesPanel = memo(PropertiesPanelView);
