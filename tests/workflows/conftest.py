@@ -8,29 +8,11 @@ from typing import Any
 
 import pytest
 
-from nexus.engine.spec import WorkflowSpec
+from nexus.testing.workflow_specs import build_spec
 from nexus.tools.registry import ToolSpec
 from nexus.worker.agent_runs import AgentRunner
 from nexus.worker.services import RunServices
 from nexus.worker.workflow_runs import WorkflowRuns
-
-
-def build_spec(nodes: list[dict[str, Any]], edges: list[str], **extra: Any) -> WorkflowSpec:
-    """Edges as ``"a.port->b.port"`` (``"a->b"`` means ``a.output->b.input``)."""
-    edge_specs = []
-    for i, text in enumerate(edges):
-        left, right = (part.strip() for part in text.split("->"))
-        src, _, sport = left.partition(".")
-        dst, _, dport = right.partition(".")
-        edge_specs.append(
-            {
-                "id": f"e{i}",
-                "source": {"node": src, "port": sport or "output"},
-                "target": {"node": dst, "port": dport or "input"},
-            }
-        )
-    data = {"name": "test", "nodes": nodes, "edges": edge_specs, **extra}
-    return WorkflowSpec.model_validate(data)
 
 
 class SideEffects:
