@@ -467,17 +467,18 @@ function Editor({
 
   const copy = useCallback(() => {
     const sel = nodesRef.current.filter((n) => n.selected);
-    if (sel.length === 0) return;
+    if (sel.length === 0) return null;
     const ids = new Set(sel.map((n) => n.id));
     clipboard.current = {
       nodes: sel,
       edges: edgesRef.current.filter((e) => ids.has(e.source) && ids.has(e.target)),
     };
     setNotice(`Copied ${sel.length} node${sel.length === 1 ? "" : "s"}.`);
+    return clipboard.current;
   }, []);
 
-  const paste = useCallback(() => {
-    const clip = clipboard.current;
+  const paste = useCallback((from?: { nodes: WfNode[]; edges: WfEdge[] }) => {
+    const clip = from ?? clipboard.current;
     if (!clip || readOnly) return;
     const taken = new Set(nodesRef.current.map((n) => n.id));
     const rename = new Map<string, string>();
@@ -494,7 +495,7 @@ function Editor({
       };
     });
     const edgeIds = new Set(edgesRef.current.map((e) => e.id));
-    const addedEdges: WfEdge[] = clip.edges.map((e) => {
+    const addedEdges: WfEdge[] = clip.edges.filter((e) => rename.has(e.source) && rename.has(e.target)).map((e) => {
       const source = rename.get(e.source)!;
       const target = rename.get(e.target)!;
       let id = edgeId(source, e.sourceHandle ?? "output", target, e.targetHandle ?? "input");
@@ -684,10 +685,13 @@ function Editor({
         e.preventDefault();
         if (!readOnly) redo();
       } else if (mod && key === "c") {
-        copy();
+        copy(); // the "copy" event below also puts the nodes on the system clipboard
       } else if (mod && key === "v") {
-        e.preventDefault();
-        paste();
+        // the "paste" event below handles it when the browser sends one; otherwise paste here
+        pasteHandled.current = false;
+        window.setTimeout(() => {
+          if (!pasteHandled.current) paste();
+        }, 0);
       } else if (mod && key === "a") {
         e.preventDefault();
         selectAll();
@@ -705,6 +709,42 @@ function Editor({
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [readOnly, save, undo, redo, copy, paste, selectAll, layout, fit]);
+
+  // ---- system clipboard: copied nodes travel as JSON text (paste into another workflow) -----
+  const pasteHandled = useRef(true);
+  useEffect(() => {
+    const onCopy = (e: ClipboardEvent) => {
+      if (isTyping(e.target) || window.getSelection()?.toString()) return;
+      const clip = copy();
+      if (!clip || !e.clipboardData) return;
+      const text = JSON.stringify({ nexus_nodes: toSpecNodes(clip.nodes), nexus_edges: toSpecEdges(clip.edges) }, null, 2);
+      e.clipboardData.setData("text/plain", text);
+      e.preventDefault();
+    };
+    const onPaste = (e: ClipboardEvent) => {
+      if (isTyping(e.target)) return;
+      pasteHandled.current = true;
+      e.preventDefault();
+      const text = e.clipboardData?.getData("text/plain") ?? "";
+      try {
+        const data = JSON.parse(text) as { nexus_nodes?: unknown[]; nexus_edges?: unknown[] };
+        if (Array.isArray(data.nexus_nodes)) {
+          const { nodes: n, edges: ed } = toFlow({ nodes: data.nexus_nodes, edges: data.nexus_edges ?? [] });
+          paste({ nodes: n, edges: ed });
+          return;
+        }
+      } catch {
+        /* not ours: paste what was copied here */
+      }
+      paste();
+    };
+    document.addEventListener("copy", onCopy);
+    document.addEventListener("paste", onPaste);
+    return () => {
+      document.removeEventListener("copy", onCopy);
+      document.removeEventListener("paste", onPaste);
+    };
+  }, [copy, paste]);
 
   // ---- unsaved-changes guard ----------------------------------------------------------------
   useEffect(() => {
