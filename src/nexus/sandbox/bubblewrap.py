@@ -59,7 +59,7 @@ from nexus.core.sandbox_types import (
 from nexus.sandbox import seccomp
 from nexus.sandbox.app_mode import AppProcess, start_app
 from nexus.sandbox.cgroups import Cgroups
-from nexus.sandbox.collect import collect
+from nexus.sandbox.collect import cancelled_result, collect
 from nexus.sandbox.config import (
     CODE_DIR,
     MAX_CODE_BYTES,
@@ -215,9 +215,21 @@ class BubblewrapSandbox(Launcher, WarmPool):
     # -- execution -------------------------------------------------------------------------
 
     async def execute(self, request: ExecRequest) -> ExecResult:
+        """Run ``request`` on a worker thread. Cancelling the awaiting task kills the
+        sandbox's process group at once (instead of at its wall-clock timeout); the
+        cancellation propagates once the thread has reaped it and released its slot."""
         limits = self._check(request)
         loop = asyncio.get_running_loop()
-        raw = await loop.run_in_executor(self._threads, self._run_request, request, limits)
+        cancel = threading.Event()
+        future = loop.run_in_executor(self._threads, self._run_request, request, limits, cancel)
+        try:
+            raw = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancel.set()
+            await asyncio.wait([future])
+            if not future.cancelled():
+                future.exception()  # retrieved: the caller gets the cancellation
+            raise
         return self._result(raw, request)
 
     def execute_sync(self, request: ExecRequest) -> ExecResult:
@@ -225,11 +237,17 @@ class BubblewrapSandbox(Launcher, WarmPool):
         limits = self._check(request)
         return self._result(self._run_request(request, limits), request)
 
-    def _run_request(self, request: ExecRequest, limits: SandboxLimits) -> RawResult:
+    def _run_request(
+        self, request: ExecRequest, limits: SandboxLimits, cancel: threading.Event | None = None
+    ) -> RawResult:
+        """``cancel`` set: the caller gave up; a sandbox not started yet is not started, a
+        running one is killed."""
         if request.mode == "validation":
             if self._bwrap is None:
                 raise SandboxUnavailableError("code execution is disabled; " + INSTALL_HINT)
             with self._slots:
+                if cancel is not None and cancel.is_set():
+                    return cancelled_result()
                 self._count("cold")
                 return self._run_cold(
                     request.language,
@@ -237,8 +255,9 @@ class BubblewrapSandbox(Launcher, WarmPool):
                     request.files,
                     limits,
                     allow_hosts=tuple(request.allow_hosts),
+                    cancel=cancel,
                 )
-        return self._run(request.language, request.code, request.files, limits)
+        return self._run(request.language, request.code, request.files, limits, cancel)
 
     def _check(self, request: ExecRequest) -> SandboxLimits:
         self.check_available()
@@ -300,18 +319,25 @@ class BubblewrapSandbox(Launcher, WarmPool):
     # -- running one sandbox ----------------------------------------------------------------
 
     def _run(
-        self, language: str, code: str, files: dict[str, str], limits: SandboxLimits
+        self,
+        language: str,
+        code: str,
+        files: dict[str, str],
+        limits: SandboxLimits,
+        cancel: threading.Event | None = None,
     ) -> RawResult:
         """One call: in a warm sandbox when one is ready, else in a cold one."""
         if self._bwrap is None:
             raise SandboxUnavailableError("code execution is disabled; " + INSTALL_HINT)
         with self._slots:
+            if cancel is not None and cancel.is_set():
+                return cancelled_result()
             if self._warm_fits(language, code, limits):
                 job = encode_job(code, files, limits, language)  # Bad input fails first.
                 warm = self._take(language)
                 if warm is not None:
                     try:
-                        raw = self._run_warm(warm, job, limits)
+                        raw = self._run_warm(warm, job, limits, cancel)
                     finally:
                         # Refill after the call, not during it: building a sandbox takes
                         # tens of ms of CPU that would compete with this call on a small host.
@@ -320,7 +346,7 @@ class BubblewrapSandbox(Launcher, WarmPool):
                         self._count("warm")
                         return raw
             self._count("cold")
-            return self._run_cold(language, code, files, limits)
+            return self._run_cold(language, code, files, limits, cancel=cancel)
 
     def _warm_fits(self, language: str, code: str, limits: SandboxLimits) -> bool:
         if language not in self._pool or limits.workspace_mb != self._workspace_mb:
@@ -339,17 +365,25 @@ class BubblewrapSandbox(Launcher, WarmPool):
         limits: SandboxLimits,
         *,
         allow_hosts: tuple[str, ...] | None = None,
+        cancel: threading.Event | None = None,
     ) -> RawResult:
         """A fresh sandbox; ``allow_hosts`` (not ``None``) makes it mode ``validation``."""
         uid_index = self._uids.get()
         fds: list[int] = []
         try:
             if allow_hosts is None:
-                return self._cold(language, code, files, limits, uid_index, fds)
+                return self._cold(language, code, files, limits, uid_index, fds, cancel=cancel)
             with self._egress_dir(uid_index) as (directory, session_path):
                 with self._egress.session(allow_hosts, session_path, self.host_uid(uid_index)):
                     return self._cold(
-                        language, code, files, limits, uid_index, fds, egress=directory
+                        language,
+                        code,
+                        files,
+                        limits,
+                        uid_index,
+                        fds,
+                        egress=directory,
+                        cancel=cancel,
                     )
         finally:
             for fd in fds:
@@ -378,6 +412,7 @@ class BubblewrapSandbox(Launcher, WarmPool):
         fds: list[int],
         *,
         egress: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> RawResult:
         """Run one cold sandbox; ``fds`` collects descriptors for the caller to close."""
         script = memfd("code", code.encode())
@@ -421,7 +456,7 @@ class BubblewrapSandbox(Launcher, WarmPool):
             os.close(fd)
         os.close(archive_write)
         fds[:] = [archive_read]
-        raw = collect(process, archive_read, limits, started)
+        raw = collect(process, archive_read, limits, started, cancel)
         return self._note_oom(raw, uid_index, oom_before)
 
     def start_app(

@@ -1,8 +1,10 @@
 """Collecting one sandbox's output: capped stdout/stderr, the workspace archive, the deadline.
 
 Split from ``nexus.sandbox.bubblewrap``. ``collect`` reads the three pipes of a running bwrap
-until they close, kills the process group when the wall-clock deadline passes or an output
-cap is exceeded, and returns the ``RawResult``.
+until they close, kills the process group when the wall-clock deadline passes, an output
+cap is exceeded or the caller sets ``cancel`` (the awaiting task was cancelled), and returns
+the ``RawResult``. The pipes close only once every process of the sandbox has exited, so when
+``collect`` returns after a kill nothing of the sandbox is left.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 
 from nexus.core.sandbox_types import KilledReason, SandboxLimits
 from nexus.sandbox.config import KILL_GRACE_S, SIGNAL_REASONS, RawResult
+
+CANCEL_POLL_S = 0.05
+"""How often a call that may be cancelled checks its ``cancel`` event while waiting."""
 
 
 def collect(
@@ -22,6 +28,7 @@ def collect(
     archive_fd: int,
     limits: SandboxLimits,
     started: float,
+    cancel: threading.Event | None = None,
 ) -> RawResult:
     assert process.stdout is not None and process.stderr is not None
     caps = {
@@ -33,6 +40,7 @@ def collect(
     sizes = dict.fromkeys(caps, 0)
     truncated = dict.fromkeys(caps, False)
     killed: KilledReason | None = None
+    cancelled = False
     deadline = started + limits.timeout_s
     selector = selectors.DefaultSelector()
     for fd in caps:
@@ -40,14 +48,20 @@ def collect(
         selector.register(fd, selectors.EVENT_READ)
     try:
         while selector.get_map():
+            if cancel is not None and not cancelled and cancel.is_set():
+                cancelled = True
+                kill_group(process)
+                deadline = time.perf_counter() + KILL_GRACE_S
             timeout = deadline - time.perf_counter()
             if timeout <= 0:
-                if killed is not None:
+                if killed is not None or cancelled:
                     break  # Still open after the grace period: stop waiting for it.
                 killed = "timeout"
                 kill_group(process)
                 deadline = time.perf_counter() + KILL_GRACE_S
                 continue
+            if cancel is not None and not cancelled:
+                timeout = min(timeout, CANCEL_POLL_S)
             for key, _ in selector.select(timeout):
                 fd = key.fd
                 try:
@@ -70,7 +84,7 @@ def collect(
                     sizes[fd] += len(data)
     finally:
         selector.close()
-    if killed is not None:
+    if killed is not None or cancelled:
         kill_group(process)
     try:
         exit_code = process.wait(timeout=KILL_GRACE_S)
@@ -84,14 +98,30 @@ def collect(
         killed = SIGNAL_REASONS.get(exit_code)
     fds = list(caps)
     return RawResult(
-        exit_code=exit_code if killed not in ("timeout", "output_limit") else -signal.SIGKILL,
+        exit_code=exit_code
+        if killed not in ("timeout", "output_limit") and not cancelled
+        else -signal.SIGKILL,
         stdout=b"".join(chunks[fds[0]]),
         stderr=b"".join(chunks[fds[1]]),
-        archive=b"".join(chunks[archive_fd]) if killed is None else b"",
+        archive=b"".join(chunks[archive_fd]) if killed is None and not cancelled else b"",
         duration_ms=duration_ms,
         killed_reason=killed,
         stdout_truncated=truncated[fds[0]],
         stderr_truncated=truncated[fds[1]],
+    )
+
+
+def cancelled_result() -> RawResult:
+    """The result of a call cancelled before its sandbox started (the caller discards it)."""
+    return RawResult(
+        exit_code=-signal.SIGKILL,
+        stdout=b"",
+        stderr=b"",
+        archive=b"",
+        duration_ms=0.0,
+        killed_reason=None,
+        stdout_truncated=False,
+        stderr_truncated=False,
     )
 
 

@@ -162,8 +162,15 @@ class WarmPool:
                 pass
         self._uids.put(warm.uid_index)
 
-    def _run_warm(self, warm: WarmSandbox, job: bytes, limits: SandboxLimits) -> RawResult | None:
-        """Hand ``warm`` its job and collect the result; ``None`` if it was already dead."""
+    def _run_warm(
+        self,
+        warm: WarmSandbox,
+        job: bytes,
+        limits: SandboxLimits,
+        cancel: threading.Event | None = None,
+    ) -> RawResult | None:
+        """Hand ``warm`` its job and collect the result; ``None`` if it was already dead.
+        ``cancel`` set while the job runs kills the sandbox (see ``collect``)."""
         started = time.perf_counter()
         oom_before = 0
         if self._cgroups is not None:
@@ -177,7 +184,7 @@ class WarmPool:
         os.close(warm.job_fd)
         warm.job_fd = -1
         try:
-            raw = collect(warm.process, warm.archive_fd, limits, started)
+            raw = collect(warm.process, warm.archive_fd, limits, started, cancel)
             return self._note_oom(raw, warm.uid_index, oom_before)
         finally:
             os.close(warm.archive_fd)
