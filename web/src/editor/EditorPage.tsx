@@ -21,7 +21,7 @@ import {
   applyNodeChanges,
   getViewportForBounds,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { useParams } from "react-router-dom";
 import { ApiError, api, errorMessage, ok } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
@@ -52,12 +52,15 @@ import {
 import { autoLayout } from "./layout";
 import { DND_MIME, Palette } from "./Palette";
 import { PropertiesPanel, type WorkflowMeta } from "./PropertiesPanel";
-import { RunPanel } from "./run/RunPanel";
+import { RunPanel as RunPanelView } from "./run/RunPanel";
 import type { NodeRunState, RunView } from "./run/types";
 import { ShortcutsHelp } from "./ShortcutsHelp";
 import { issueStore, runStore } from "./stores";
 import { nodeTypes } from "./WorkflowNode";
 import { VersionsPanel } from "./VersionsPanel";
+
+/** The run panel need not re-render on every drag frame or keystroke of the canvas. */
+const RunPanel = memo(RunPanelView);
 
 interface Snapshot {
   nodes: WfNode[];
@@ -122,11 +125,11 @@ function Editor({
 
   const start = useMemo(() => snapshotOf(initial, types), [initial, types]);
 
-  /** The nodes a large graph first shows: its start (leftmost), at a readable zoom. */
+  /** The nodes a large graph first shows: its start (top left), at a readable zoom. */
   const firstView = useMemo(
     () =>
       [...start.nodes]
-        .sort((a, b) => a.position.x - b.position.x || a.position.y - b.position.y)
+        .sort((a, b) => a.position.x + a.position.y - (b.position.x + b.position.y))
         .slice(0, FIRST_VIEW_NODES),
     [start],
   );
@@ -134,7 +137,7 @@ function Editor({
   /** Fit the view to `subset` (default: every node). React Flow's own fitView waits until every
    * node was measured, which never happens for a culled large graph, so this uses estimates. */
   const fitTo = useCallback(
-    (subset: WfNode[] | null, opts: { minZoom?: number; duration?: number } = {}) => {
+    (subset: WfNode[] | null, opts: { minZoom?: number; duration?: number; alignStart?: boolean } = {}) => {
       const list = subset ?? nodesRef.current;
       const rect = wrapper.current?.getBoundingClientRect();
       if (!list.length || !rect || rect.width === 0) return;
@@ -148,7 +151,11 @@ function Editor({
         y1 = Math.max(y1, n.position.y + h);
       }
       const minZoom = opts.minZoom ?? (nodesRef.current.length > LARGE_GRAPH ? 0.15 : 0.05);
-      const vp = getViewportForBounds({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, rect.width, rect.height, minZoom, FIT_OPTIONS.maxZoom, FIT_OPTIONS.padding);
+      let vp = getViewportForBounds({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, rect.width, rect.height, minZoom, FIT_OPTIONS.maxZoom, FIT_OPTIONS.padding);
+      if (opts.alignStart && ((x1 - x0) * vp.zoom > rect.width || (y1 - y0) * vp.zoom > rect.height)) {
+        // does not fit at the smallest zoom: show its top-left corner rather than its middle
+        vp = { zoom: vp.zoom, x: 24 - x0 * vp.zoom, y: 24 - y0 * vp.zoom };
+      }
       void flow.setViewport(vp, { duration: opts.duration });
     },
     [flow],
@@ -156,7 +163,7 @@ function Editor({
 
   // large graphs are never all measured, so React Flow's fitView-on-init would wait forever
   const onInit = useCallback(() => {
-    if (start.nodes.length > LARGE_GRAPH) fitTo(firstView, { minZoom: 0.25 });
+    if (start.nodes.length > LARGE_GRAPH) fitTo(firstView, { minZoom: 0.25, alignStart: true });
   }, [start, firstView, fitTo]);
 
   const [nodes, setNodes] = useState<WfNode[]>(start.nodes);

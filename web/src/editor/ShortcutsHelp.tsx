@@ -6,7 +6,7 @@ export const SHORTCUTS: [string, string][] = [
   ["Ctrl/⌘ + S", "Save"],
   ["Ctrl/⌘ + Z", "Undo"],
   ["Ctrl/⌘ + Shift + Z, Ctrl + Y", "Redo"],
-  ["Ctrl/⌘ + C / V", "Copy / paste the selected nodes"],
+  ["Ctrl/⌘ + C / V", "Copy / paste the selected nodes (also into another workflow)"],
   ["Ctrl/⌘ + A", "Select all nodes"],
   ["Delete, Backspace", "Delete the selection"],
   ["Shift + drag", "Select with a box"],
