@@ -373,9 +373,9 @@ export default function AgentBuilderPage() {
                   />
                 )}
               </Field>
-              <label className="field">
-                <span>Start from a template</span>
-                <select
+              <div className="field">
+                <label htmlFor="select-start-from-a-template">Start from a template</label>
+                <select id="select-start-from-a-template"
                   value=""
                   onChange={(e) => {
                     const template = TEMPLATES.find((t) => t.name === e.target.value);
@@ -389,7 +389,7 @@ export default function AgentBuilderPage() {
                     </option>
                   ))}
                 </select>
-              </label>
+              </div>
               <div className="form-grid">
                 <Field label="Model" error={fieldError("model")}>
                   {(props) => (
@@ -564,9 +564,9 @@ export default function AgentBuilderPage() {
                   />
                 )}
               </Field>
-              <label className="field">
-                <span>Output type</span>
-                <select
+              <div className="field">
+                <label htmlFor="select-output-type">Output type</label>
+                <select id="select-output-type"
                   value=""
                   onChange={(e) => {
                     const type = outputTypes.find((t) => t.name === e.target.value);
@@ -582,7 +582,7 @@ export default function AgentBuilderPage() {
                     </option>
                   ))}
                 </select>
-              </label>
+              </div>
               <Field
                 label="Output schema (JSON Schema)"
                 error={schemaCheck.error ?? fieldError("output_schema")}

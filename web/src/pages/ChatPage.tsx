@@ -92,9 +92,9 @@ export default function ChatPage() {
   return (
     <div className="page" style={{ maxWidth: 1400 }}>
       <PageHeader title="Chat">
-        <label className="row">
-          <span>Agent</span>
-          <select
+        <div className="row">
+          <label htmlFor="select-agent">Agent</label>
+          <select id="select-agent"
             value={agentId ?? ""}
             disabled={agents === null}
             onChange={(e) => navigate(e.target.value ? `/chat/${e.target.value}` : "/chat")}
@@ -106,7 +106,7 @@ export default function ChatPage() {
               </option>
             ))}
           </select>
-        </label>
+        </div>
         <Button
           disabled={!agentId}
           onClick={() => {

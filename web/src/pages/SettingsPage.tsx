@@ -141,16 +141,16 @@ function KeysSection() {
         added; a key the provider rejects is refused.
       </p>
       <form className="form-grid" onSubmit={add}>
-        <label className="field">
-          <span>Provider</span>
-          <select value={chosen} onChange={(e) => setProvider(e.target.value)} required>
+        <div className="field">
+          <label htmlFor="select-provider">Provider</label>
+          <select id="select-provider" value={chosen} onChange={(e) => setProvider(e.target.value)} required>
             {keyed.map((p) => (
               <option key={p.name} value={p.name}>
                 {p.name}
               </option>
             ))}
           </select>
-        </label>
+        </div>
         <label className="field">
           <span>Name</span>
           <input
@@ -172,14 +172,14 @@ function KeysSection() {
             aria-invalid={error?.field === "secret" || undefined}
           />
         </label>
-        <label className="field">
-          <span>Scope</span>
-          <select value={scope} onChange={(e) => setScope(e.target.value as typeof scope)}>
+        <div className="field">
+          <label htmlFor="select-scope">Scope</label>
+          <select id="select-scope" value={scope} onChange={(e) => setScope(e.target.value as typeof scope)}>
             <option value="user">Just me</option>
             {me?.role === "admin" ? <option value="workspace">This workspace</option> : null}
             {me?.user.is_admin ? <option value="instance">Whole instance</option> : null}
           </select>
-        </label>
+        </div>
         <Button type="submit" variant="primary" busy={busy} disabled={!chosen}>
           Add key
         </Button>
@@ -286,16 +286,16 @@ function TokensSection() {
           <span>Token name</span>
           <input value={name} required maxLength={100} onChange={(e) => setName(e.target.value)} />
         </label>
-        <label className="field">
-          <span>Expires</span>
-          <select value={days} onChange={(e) => setDays(e.target.value)}>
+        <div className="field">
+          <label htmlFor="select-expires">Expires</label>
+          <select id="select-expires" value={days} onChange={(e) => setDays(e.target.value)}>
             <option value="">Never</option>
             <option value="7">In 7 days</option>
             <option value="30">In 30 days</option>
             <option value="90">In 90 days</option>
             <option value="365">In a year</option>
           </select>
-        </label>
+        </div>
         <Button type="submit" variant="primary" busy={busy}>
           Create token
         </Button>
@@ -552,16 +552,16 @@ function UsersSection() {
             />
           </label>
         ) : null}
-        <label className="field">
-          <span>New user role</span>
-          <select value={role} onChange={(e) => setRole(e.target.value as RoleName)}>
+        <div className="field">
+          <label htmlFor="select-new-user-role">New user role</label>
+          <select id="select-new-user-role" value={role} onChange={(e) => setRole(e.target.value as RoleName)}>
             {ROLES.map((r) => (
               <option key={r} value={r}>
                 {r}
               </option>
             ))}
           </select>
-        </label>
+        </div>
         <Button type="submit" variant="primary" busy={busy}>
           {isInstanceAdmin ? "Add user" : "Add member"}
         </Button>
