@@ -34,6 +34,9 @@ class NodeRecord:
     waiting: dict[str, Any] | None = None
     """What the node waits for (an approval request)."""
     duration_ms: float | None = None
+    usage: dict[str, Any] | None = None
+    """Tokens the node's model calls used (``RunUsage.to_dict(totals=True)``), over every
+    attempt in this run; ``None`` for a node that called no model."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,6 +56,9 @@ class RunState:
     waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Waiting node id → its request."""
     depth: int = 0
+    usage: dict[str, Any] | None = None
+    """The run's tokens: the sum of its node records' usage (set when the run pauses or
+    ends, if a model was called; ``None`` leaves the stored value as it is)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

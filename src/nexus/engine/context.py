@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nexus.core import events as ev
 from nexus.core.errors import RunError
+from nexus.core.usage import RunUsage
 from nexus.engine.nodes.registry import NodeTypeRegistry
-from nexus.engine.services import Services
+from nexus.engine.services import ModelAnswer, Services
 from nexus.engine.spec import WorkflowLimits
 from nexus.engine.templates import TemplateEngine
 
@@ -32,11 +33,21 @@ class NodeContext:
     """How many sub-workflows deep this run is (0 for a top-level run)."""
     decision: dict[str, Any] | None = None
     """The decision a waiting node resumes with (``{"approved": bool, ...}``)."""
+    usage: RunUsage = field(default_factory=RunUsage)
+    """Tokens the node's model calls used (every attempt of it in this run; shared with the
+    contexts of loop items); kept in the node's record."""
 
     @property
     def idempotency_key(self) -> str:
         """``run_id:node_id:attempt``: the same for a re-run after a crash, new for a retry."""
         return f"{self.run_id}:{self.node_id}:{self.attempt}"
+
+    def answer(self, answer: ModelAnswer | Any) -> Any:
+        """The value of a model call's answer, its usage added to the node's."""
+        if isinstance(answer, ModelAnswer):
+            self.usage.merge(answer.usage)
+            return answer.value
+        return answer
 
     def emit_token(self, delta: str) -> None:
         self.emit(ev.TOKEN, {"node_id": self.node_id, "delta": delta})

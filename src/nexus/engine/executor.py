@@ -15,6 +15,12 @@ without re-running them; an interrupted node runs again with the same attempt, s
 idempotency key ``run_id:node_id:attempt`` is unchanged. A retry of a failed run continues from
 the failed node with the next attempt. ``rerun_from`` copies another run's results up to a node.
 
+Token usage: a node's model calls add their usage to its context; the node's completed (or
+failed) record keeps it, ``node_completed`` carries it, and the run's total (the sum over its
+node records, replayed ones included) is saved with the run and sent with ``run_completed``
+(all three only when a model was called).
+Records a re-run copies from another run keep no usage (those tokens were that run's).
+
 Cancelling the task that awaits a run is treated like a crash (nothing is saved, so the run can be
 resumed); ``cancel(run_id)`` is the deliberate stop, which records ``cancelled``.
 """
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nexus.core import events as ev
@@ -37,6 +43,7 @@ from nexus.core.errors import (
 from nexus.core.events import EventSink
 from nexus.core.ids import new_id
 from nexus.core.status import RunStatus
+from nexus.core.usage import RunUsage
 from nexus.engine.checkpoints import Checkpointer, NodeRecord, NodeStatus, RunState
 from nexus.engine.context import NodeContext
 from nexus.engine.nodes.registry import NodeResult, NodeTypeRegistry, default_node_types
@@ -170,7 +177,7 @@ class WorkflowExecutor:
         _check_inputs(plan, new_inputs)
         again = plan.descendants(node_id)
         kept = {
-            nid: record
+            nid: replace(record, usage=None)
             for nid, record in (await self.checkpointer.load_nodes(source_run_id)).items()
             if nid not in again
         }
@@ -276,6 +283,8 @@ class _Run:
         self.steps = 0
         self.settled = 0
         self.error: dict[str, Any] | None = None
+        self.usage = RunUsage()
+        """The run's tokens so far: replayed records and nodes run here."""
         self.cancelled = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.last_status = 0.0
@@ -355,14 +364,17 @@ class _Run:
         state = self.state
         state.status, state.outputs, state.error = status, outputs, self.error
         state.waiting = dict(self.waiting)
+        usage = self.usage.to_dict(totals=True) if self.usage.by_model else None
+        state.usage = usage
         await self.cp.save_run(state)
         self._status(status)
         if status is RunStatus.FAILED:
             self.emit(ev.RUN_FAILED, dict(self.error or {}))
         if status.is_final:
-            self.emit(
-                ev.RUN_COMPLETED, {"status": status.value, "outputs": outputs, "error": self.error}
-            )
+            data = {"status": status.value, "outputs": outputs, "error": self.error}
+            if usage is not None:
+                data["usage"] = usage
+            self.emit(ev.RUN_COMPLETED, data)
         return RunOutcome(self.run_id, status, outputs, self.error, dict(self.waiting), self.steps)
 
     def _status(self, status: RunStatus) -> None:
@@ -486,14 +498,18 @@ class _Run:
         record = self.records.get(nid)
         attempt = 1
         decision = None
+        spent = None
         if record is not None:
             status = record.status
             if status is NodeStatus.COMPLETED:
                 outputs = record.outputs or {}
+                if record.usage:
+                    self.usage.merge(RunUsage.from_dict(record.usage))
                 self.results[nid] = outputs
                 self.settled += 1
                 return self._settle(node, outputs)
             attempt = record.attempt + 1 if status is NodeStatus.FAILED else record.attempt
+            spent = record.usage  # tokens of its earlier attempts (a failed run, a wait)
             if status is NodeStatus.WAITING:
                 decision = self.decisions.get(nid)
                 if decision is None:
@@ -504,7 +520,7 @@ class _Run:
         override = self.node_inputs.get(nid)
         if override is not None:
             inputs = {**inputs, **override}
-        result = await self._attempts(node, inputs, attempt, decision)
+        result = await self._attempts(node, inputs, attempt, decision, spent)
         if result is None:
             return []
         if result.waiting is not None:
@@ -524,9 +540,11 @@ class _Run:
         inputs: dict[str, Any],
         attempt: int,
         decision: dict[str, Any] | None,
+        spent: dict[str, Any] | None = None,
     ) -> NodeResult | None:
         """Run the node under its policy; ``None`` when the run fails because of it."""
         nid, policy, save, emit = node.id, node.policy, self.cp.save_node, self.emit
+        usage = RunUsage.from_dict(spent) if spent else RunUsage()
         while True:
             await save(self.run_id, NodeRecord(nid, NodeStatus.RUNNING, attempt))
             emit(ev.NODE_STARTED, {"node_id": nid, "type": node.type.name, "attempt": attempt})
@@ -549,6 +567,7 @@ class _Run:
                     self._count_step,
                     self.state.depth,
                     decision,
+                    usage,
                 )
                 if policy.timeout_s is None:
                     result = await node.type.run(ctx, inputs, props)
@@ -566,7 +585,11 @@ class _Run:
                     ev.NODE_FAILED,
                     {"node_id": nid, "attempt": attempt, "error": error, "will_retry": retry},
                 )
-                await save(self.run_id, NodeRecord(nid, NodeStatus.FAILED, attempt, error=error))
+                used = usage.to_dict(totals=True) if usage.by_model else None
+                await save(
+                    self.run_id,
+                    NodeRecord(nid, NodeStatus.FAILED, attempt, error=error, usage=used),
+                )
                 if retry:
                     self.current.discard(nid)
                     await asyncio.sleep(policy.backoff_s * 2 ** (attempt - 1))
@@ -574,6 +597,7 @@ class _Run:
                     continue
                 if fatal or policy.on_error == "fail":
                     self.current.discard(nid)
+                    self.usage.merge(usage)
                     self._fail(error)
                     return None
                 if policy.on_error == "continue":
@@ -585,14 +609,23 @@ class _Run:
             finally:
                 self.current.discard(nid)
             elapsed = (time.perf_counter() - started) * 1000
+            used = usage.to_dict(totals=True) if usage.by_model else None
             if result.waiting is not None:
-                record = NodeRecord(nid, NodeStatus.WAITING, attempt, waiting=result.waiting)
+                record = NodeRecord(
+                    nid, NodeStatus.WAITING, attempt, waiting=result.waiting, usage=used
+                )
                 await save(self.run_id, record)
                 return result
             outputs = result.outputs
             await save(
                 self.run_id,
-                NodeRecord(nid, NodeStatus.COMPLETED, attempt, outputs, duration_ms=elapsed),
+                NodeRecord(
+                    nid, NodeStatus.COMPLETED, attempt, outputs, duration_ms=elapsed, usage=used
+                ),
             )
-            emit(ev.NODE_COMPLETED, {"node_id": nid, "result": outputs, "execution_time": elapsed})
+            data = {"node_id": nid, "result": outputs, "execution_time": elapsed}
+            if used is not None:
+                self.usage.merge(usage)
+                data["usage"] = used
+            emit(ev.NODE_COMPLETED, data)
             return result

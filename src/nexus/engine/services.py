@@ -4,22 +4,37 @@ The engine defines the shapes; ``nexus.worker`` wires real implementations (prov
 runner, tool registry, the SSRF-guarded HTTP client, the workflow store). A node whose service is
 not wired fails with ``ConfigurationError`` saying which one is missing. Tests pass plain async
 functions.
+
+The model calls (``llm``, ``agent``) return a ``ModelAnswer``: the answer with the tokens it
+used, which the node adds to its record (``NodeContext.answer``). A bare answer (a plain ``str``
+from ``llm``, any value from ``agent``) is accepted too and counts no usage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nexus.core.errors import ConfigurationError
+from nexus.core.usage import RunUsage
 
 TokenCallback = Callable[[str], None]
 
 
+@dataclass(slots=True)
+class ModelAnswer:
+    """What a model call answered (``value``: the text of an ``llm`` call, the final output of
+    an ``agent`` run) and the tokens it used, per ``provider:model`` id."""
+
+    value: Any
+    usage: RunUsage = field(default_factory=RunUsage)
+
+
 class LLMCall(Protocol):
-    """One model completion. Returns the text; streams deltas through ``on_token`` when given.
-    ``schema`` asks for JSON output matching it (the node still validates the answer)."""
+    """One model completion. Returns the text with its usage (``ModelAnswer``; a plain ``str``
+    is accepted too); streams deltas through ``on_token`` when given. ``schema`` asks for JSON
+    output matching it (the node still validates the answer)."""
 
     async def __call__(
         self,
@@ -29,11 +44,12 @@ class LLMCall(Protocol):
         system: str | None,
         schema: dict[str, Any] | None,
         on_token: TokenCallback | None,
-    ) -> str: ...
+    ) -> ModelAnswer | str: ...
 
 
 class AgentCall(Protocol):
-    """Run a stored agent (by id or name) on one input; returns its final output."""
+    """Run a stored agent (by id or name) on one input; returns its final output with the
+    run's usage (``ModelAnswer``; a bare output is accepted too)."""
 
     async def __call__(
         self, agent: str, input: Any, *, idempotency_key: str, on_token: TokenCallback | None

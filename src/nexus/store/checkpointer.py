@@ -1,5 +1,6 @@
 """The SQL ``Checkpointer``: a workflow run's state lives in its ``runs`` row, each node's latest
-record in ``node_checkpoints``.
+record in ``node_checkpoints`` (its token usage in the ``usage`` column, migration 0007; the
+run's total in ``runs.usage``, as for agent runs).
 
 Every save is its own committed transaction, so when ``save_node`` returns the node's output
 survives a crash (the executor awaits it before any successor starts). The run row must exist
@@ -78,6 +79,7 @@ class SqlCheckpointer:
             json.dumps(record.error),
             json.dumps(record.waiting),
             record.duration_ms,
+            json.dumps(record.usage),
             now.strftime(_SQLITE_DATETIME),
         )
         try:
@@ -100,6 +102,7 @@ class SqlCheckpointer:
             json.dumps(state.inputs),
             json.dumps({"value": state.outputs} if state.outputs is not None else None),
             json.dumps(state.error),
+            None if state.usage is None else json.dumps(state.usage),
             stamp if state.status.is_final else None,
             stamp if state.status is RunStatus.RUNNING else None,
             state.run_id,
@@ -147,7 +150,7 @@ class SqlCheckpointer:
 
     def _load_nodes_direct(self, run_id: str) -> dict[str, NodeRecord]:
         rows = self._connection().execute(
-            "SELECT node_id, status, attempt, outputs, error, waiting, duration_ms "
+            "SELECT node_id, status, attempt, outputs, error, waiting, duration_ms, usage "
             "FROM node_checkpoints WHERE run_id = ?",
             (run_id,),
         )
@@ -160,8 +163,9 @@ class SqlCheckpointer:
                 error=_json(error),
                 waiting=_json(waiting),
                 duration_ms=duration_ms,
+                usage=_json(usage),
             )
-            for node_id, status, attempt, outputs, error, waiting, duration_ms in rows
+            for node_id, status, attempt, outputs, error, waiting, duration_ms, usage in rows
         }
 
     async def save_run(self, state: RunState) -> None:
@@ -174,6 +178,8 @@ class SqlCheckpointer:
             "output": {"value": state.outputs} if state.outputs is not None else None,
             "error": state.error,
         }
+        if state.usage is not None:
+            values["usage"] = state.usage
         if state.status.is_final:
             values["finished_at"] = now
         else:
@@ -231,6 +237,7 @@ class SqlCheckpointer:
             "error": record.error,
             "waiting": record.waiting,
             "duration_ms": record.duration_ms,
+            "usage": record.usage,
             "updated_at": now,
         }
         if self._upsert is None:
@@ -256,6 +263,7 @@ class SqlCheckpointer:
                     error=r.error,
                     waiting=r.waiting,
                     duration_ms=r.duration_ms,
+                    usage=r.usage,
                 )
                 for r in rows
             }
@@ -284,17 +292,17 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 _DIRECT_UPSERT = """
 INSERT INTO node_checkpoints
-    (run_id, node_id, status, attempt, outputs, error, waiting, duration_ms, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    (run_id, node_id, status, attempt, outputs, error, waiting, duration_ms, usage, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, node_id) DO UPDATE SET
     status = excluded.status, attempt = excluded.attempt, outputs = excluded.outputs,
     error = excluded.error, waiting = excluded.waiting, duration_ms = excluded.duration_ms,
-    updated_at = excluded.updated_at
+    usage = excluded.usage, updated_at = excluded.updated_at
 """
 
 _DIRECT_RUN_UPDATE = """
 UPDATE runs SET
-    status = ?, input = ?, output = ?, error = ?, finished_at = ?,
+    status = ?, input = ?, output = ?, error = ?, usage = COALESCE(?, usage), finished_at = ?,
     started_at = COALESCE(started_at, ?)
 WHERE id = ?
 """

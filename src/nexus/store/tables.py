@@ -284,6 +284,8 @@ class NodeCheckpointRow(Base):
     error: Mapped[dict | None] = mapped_column(sa.JSON)
     waiting: Mapped[dict | None] = mapped_column(sa.JSON)
     duration_ms: Mapped[float | None] = mapped_column(sa.Float)
+    usage: Mapped[dict | None] = mapped_column(sa.JSON)
+    """Tokens the node's model calls used (migration 0007)."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -57,11 +57,12 @@ from nexus.core.events import RunEvent
 from nexus.core.ids import new_id
 from nexus.core.sandbox_types import ExecRequest, SandboxUnavailableError
 from nexus.core.status import RunStatus
+from nexus.core.usage import RunUsage
 from nexus.engine.checkpoints import NodeStatus
 from nexus.engine.executor import RunOutcome, WorkflowExecutor
 from nexus.engine.http_client import HttpRequester
 from nexus.engine.plan import WorkflowPlan
-from nexus.engine.services import Services, TokenCallback
+from nexus.engine.services import ModelAnswer, Services, TokenCallback
 from nexus.engine.spec import WorkflowSpec
 from nexus.store.checkpointer import SqlCheckpointer
 from nexus.store.db import Database
@@ -241,7 +242,8 @@ class PlatformServices:
         system: str | None,
         schema: dict[str, Any] | None,
         on_token: TokenCallback | None,
-    ) -> str:
+    ) -> ModelAnswer:
+        """The answer's text, with the tokens of the call counted under ``model``."""
         sdk_model = self.s.providers.get_model(
             model, api_key=await self._key(model.partition(":")[0])
         )
@@ -262,11 +264,22 @@ class PlatformServices:
             ):
                 on_token(event.data.delta)
         output = result.final_output
-        return output if isinstance(output, str) else json.dumps(output)
+        usage = RunUsage()
+        for response in result.raw_responses:
+            u = response.usage
+            usage.add(
+                model,
+                requests=u.requests if u.requests is not None else 1,
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+            )
+        text = output if isinstance(output, str) else json.dumps(output)
+        return ModelAnswer(text, usage)
 
     async def agent(
         self, agent: str, input: Any, *, idempotency_key: str, on_token: TokenCallback | None
-    ) -> Any:
+    ) -> ModelAnswer:
+        """The agent's final output, with the usage of its run (per model of its bundle)."""
         runner = self.runs.agents
         stored = await runner.find_ref(agent, self.workspace_id)
         if stored is None:
@@ -287,7 +300,7 @@ class PlatformServices:
             raise RunError(
                 f"agent {agent!r} ended {outcome.status.value}: {error.get('message', '')}"
             )
-        return outcome.output
+        return ModelAnswer(outcome.output, outcome.usage)
 
     async def tool(self, name: str, arguments: dict[str, Any], *, idempotency_key: str) -> Any:
         """A tool whose handler takes an ``idempotency_key`` keyword gets the node's key

@@ -51,6 +51,7 @@ def node_inspection(
         error=record.error,
         waiting=record.waiting,
         duration_ms=record.duration_ms,
+        usage=record.usage,
         type=node.type if node is not None else None,
         name=(node.name or None) if node is not None else None,
         inputs=delivered_inputs(spec, node_id, records) if spec is not None else {},
@@ -118,7 +119,7 @@ async def list_executions(
 @router.get("/{run_id}")
 async def get_execution(run: RunDep, runs: WorkflowRunsDep) -> ExecutionDetail:
     """The run with each node's latest record: status, attempt, inputs, outputs by port,
-    error, waiting request and duration."""
+    error, waiting request, duration and token usage (the run's total is its ``usage``)."""
     return await execution_public(run, runs)
 
 

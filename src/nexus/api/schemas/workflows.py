@@ -96,6 +96,9 @@ class NodeRecordPublic(BaseModel):
     error: dict[str, Any] | None = None
     waiting: dict[str, Any] | None = None
     duration_ms: float | None = None
+    usage: dict[str, Any] | None = None
+    """Tokens the node's model calls used: ``requests``, ``input_tokens``, ``output_tokens``,
+    ``total_tokens`` and the same ``by_model``; ``null`` when it called no model."""
 
 
 class ExecutionPublic(RunPublic):

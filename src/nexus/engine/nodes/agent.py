@@ -28,10 +28,12 @@ class AgentNode(NodeType):
     ) -> NodeResult:
         agent = ctx.services.require("agent")
         value = properties["input"] if "input" in properties else inputs.get("input")
-        output = await agent(
-            properties["agent"],
-            value,
-            idempotency_key=ctx.idempotency_key,
-            on_token=ctx.emit_token,
+        output = ctx.answer(
+            await agent(
+                properties["agent"],
+                value,
+                idempotency_key=ctx.idempotency_key,
+                on_token=ctx.emit_token,
+            )
         )
         return NodeResult({"output": output})

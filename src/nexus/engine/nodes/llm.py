@@ -4,6 +4,7 @@ With ``output_schema`` the prompt asks for JSON matching it (and the platform's 
 asks the provider for structured output when the schema is an object). When the answer does not
 parse or does not match the schema, the model gets its answer and the errors back and is asked for
 corrected JSON, up to ``max_repairs`` times; then the node fails with ``provider_error``.
+The tokens of every call (repairs included) count in the node's usage.
 """
 
 from __future__ import annotations
@@ -69,9 +70,10 @@ class LLMNode(NodeType):
         prompt = str(properties["prompt"])
         call = {"model": properties["model"], "system": properties.get("system"), "schema": schema}
         if schema is None:
-            return NodeResult({"output": await llm(prompt, **call, on_token=ctx.emit_token)})
+            text = ctx.answer(await llm(prompt, **call, on_token=ctx.emit_token))
+            return NodeResult({"output": text})
         ask = f"{prompt}\n\nAnswer with only JSON matching this schema:\n{json.dumps(schema)}"
-        answer = await llm(ask, **call, on_token=ctx.emit_token)
+        answer = ctx.answer(await llm(ask, **call, on_token=ctx.emit_token))
         validator = Draft202012Validator(schema)
         repairs = properties.get("max_repairs", 2)
         for attempt in range(repairs + 1):
@@ -87,7 +89,7 @@ class LLMNode(NodeType):
                 f"{prompt}\n\nYour previous answer was:\n{answer}\n\nIt is invalid: {problems}\n"
                 f"Answer again with only JSON matching this schema:\n{json.dumps(schema)}"
             )
-            answer = await llm(repair, **call, on_token=ctx.emit_token)
+            answer = ctx.answer(await llm(repair, **call, on_token=ctx.emit_token))
         raise AssertionError("unreachable")
 
 
