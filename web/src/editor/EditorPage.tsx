@@ -11,6 +11,7 @@ import {
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
+  useStore,
   type Connection,
   type EdgeChange,
   type FinalConnectionState,
@@ -58,6 +59,8 @@ import { ShortcutsHelp } from "./ShortcutsHelp";
 import { issueStore, runStore } from "./stores";
 import { nodeTypes } from "./WorkflowNode";
 import { VersionsPanel } from "./VersionsPanel";
+
+const zoomedOutSelector = (s: { transform: [number, number, number] }) => s.transform[2] < 0.45;
 
 /** The run panel need not re-render on every drag frame or keystroke of the canvas. */
 const RunPanel = memo(RunPanelView);
@@ -165,6 +168,9 @@ function Editor({
   const onInit = useCallback(() => {
     if (start.nodes.length > LARGE_GRAPH) fitTo(firstView, { minZoom: 0.25, alignStart: true });
   }, [start, firstView, fitTo]);
+
+  // zoomed far out, small text is unreadable and is most of what painting costs: hide it (CSS)
+  const zoomedOut = useStore(zoomedOutSelector);
 
   const [nodes, setNodes] = useState<WfNode[]>(start.nodes);
   const [edges, setEdges] = useState<WfEdge[]>(start.edges);
@@ -859,7 +865,7 @@ function Editor({
         ) : null}
         <div className="editor-body">
           {!readOnly ? <Palette types={paletteTypes} onAdd={addAtCentre} /> : null}
-          <div className={`canvas${runStatus ? " canvas-running" : ""}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} onMouseDownCapture={blurEditing}>
+          <div className={`canvas${runStatus ? " canvas-running" : ""}${zoomedOut ? " zoomed-out" : ""}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} onMouseDownCapture={blurEditing}>
             <ReactFlow<WfNode, WfEdge>
               nodes={nodes}
               edges={shownEdges}
