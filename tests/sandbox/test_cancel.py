@@ -88,3 +88,64 @@ async def test_cancel_while_waiting_for_a_slot_starts_nothing(
     assert all(task.cancelled() for task in done)
     assert box.runs["cold"] == cold_before  # the queued call never started a sandbox
     assert _survivors(marker) == "" and _survivors(queued_marker) == ""
+
+
+async def test_stopping_a_workflow_kills_its_code_node(client) -> None:
+    """``POST /api/v1/executions/{id}/stop`` on a run inside a ``code`` node (the app's real
+    sandbox): the run ends ``cancelled`` and its sandboxed process is gone."""
+    marker = f"wfstop{secrets.token_hex(4)}"
+    flow = {
+        "name": "sleeper",
+        "nodes": [
+            {"id": "start", "type": "input"},
+            {
+                "id": "nap",
+                "type": "code",
+                "properties": {
+                    "language": "bash",
+                    "code": f"exec -a {marker} sleep 30",
+                    "timeout_s": 20,
+                },
+            },
+            {"id": "out", "type": "output", "properties": {"name": "out"}},
+        ],
+        "edges": [
+            {"id": "e1", "source": {"node": "start", "port": "output"},
+             "target": {"node": "nap", "port": "input"}},
+            {"id": "e2", "source": {"node": "nap", "port": "output"},
+             "target": {"node": "out", "port": "input"}},
+        ],
+    }  # fmt: skip
+    created = await client.post("/api/v1/workflows", json=flow)
+    assert created.status_code == 201, created.text
+    started = await client.post(
+        f"/api/v1/workflows/{created.json()['id']}/execute",
+        json={"input_data": {}, "options": {"async": True}},
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["execution_id"]
+    for _ in range(400):
+        if _survivors(marker):
+            break
+        await asyncio.sleep(0.025)
+    else:
+        raise AssertionError("the code node's `sleep` never started")
+
+    stopped = await client.post(f"/api/v1/executions/{run_id}/stop")
+    assert stopped.status_code == 200, stopped.text
+
+    async def ended() -> dict[str, object]:
+        while True:
+            execution = (await client.get(f"/api/v1/executions/{run_id}")).json()
+            if execution["status"] not in ("queued", "running"):
+                return execution
+            await asyncio.sleep(0.05)
+
+    # Well below the node's 20 s wall clock.
+    execution = await asyncio.wait_for(ended(), timeout=10)
+    assert execution["status"] == "cancelled"
+    for _ in range(200):  # the run may be recorded a moment before its thread has reaped
+        if not _survivors(marker):
+            break
+        await asyncio.sleep(0.025)
+    assert _survivors(marker) == ""
