@@ -8,6 +8,7 @@ import {
   BackgroundVariant,
   Controls,
   MiniMap,
+  Panel,
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
@@ -27,6 +28,7 @@ import { useParams } from "react-router-dom";
 import { ApiError, api, errorMessage, ok } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { Button, ErrorState, LoadingState } from "../components/ui";
+import { CanvasMiniMap } from "./CanvasMiniMap";
 import { EditorContext } from "./context";
 import {
   attachNodeIds,
@@ -891,7 +893,13 @@ function Editor({
               aria-label="Workflow canvas"
             >
               <Background variant={BackgroundVariant.Dots} gap={24} size={1} color="rgba(0,255,255,0.18)" />
-              <MiniMap pannable zoomable ariaLabel="Mini map" nodeColor="rgba(0,255,255,0.45)" maskColor="rgba(10,10,26,0.7)" />
+              {nodes.length > LARGE_GRAPH ? (
+                <Panel position="bottom-right">
+                  <CanvasMiniMap nodes={nodes} />
+                </Panel>
+              ) : (
+                <MiniMap pannable zoomable ariaLabel="Mini map" nodeColor="rgba(0,255,255,0.45)" maskColor="rgba(10,10,26,0.7)" />
+              )}
               <Controls showFitView={false} showInteractive={false} />
             </ReactFlow>
             {connectionError ? (
