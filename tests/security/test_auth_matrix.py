@@ -135,6 +135,7 @@ def request_body(method: str, path: str, world: World) -> dict[str, Any]:
         ("POST", "/api/v1/agents/{agent_id}/run"): {"json": {"input": "hi"}},
         ("POST", "/api/v1/sandbox/exec"): {"json": {"language": "python", "code": "print(1)"}},
         ("POST", "/api/v1/workflows"): {"json": {**WORKFLOW, "name": "made"}},
+        ("POST", "/api/v1/workflows/validate"): {"json": WORKFLOW},
         ("POST", "/api/v1/workflows/import"): {
             "json": {**WORKFLOW, "name": "imported"},
             "headers": {"Content-Type": "application/json"},

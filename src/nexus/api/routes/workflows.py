@@ -25,6 +25,8 @@ from nexus.api.schemas.workflows import (
     ExecuteRequest,
     ExecutionResult,
     SpecDiff,
+    ValidationProblem,
+    ValidationReport,
     VersionCreate,
     VersionPublic,
     WorkflowCreate,
@@ -191,6 +193,30 @@ async def import_workflow(
         )
     spec = _parse_document(await request.body(), content_type)
     return await _create(request, services, runs, principal, spec, Visibility.WORKSPACE)
+
+
+@router.post("/validate")
+async def validate_workflow(
+    body: WorkflowCreate, _caller: PrincipalDep, runs: WorkflowRunsDep
+) -> ValidationReport:
+    """Check a graph as ``execute`` would (types, edges, cycles, required properties, reachable
+    outputs) without saving it: every problem names its node and field. A body that is not a
+    workflow at all is a 422 like everywhere else."""
+    try:
+        runs.compile(body.spec())
+    except InvalidInputError as exc:
+        details = exc.details if isinstance(exc.details, list) and exc.details else None
+        problems = details or [{"node": None, "field": exc.field, "message": str(exc)}]
+        return ValidationReport(
+            valid=False,
+            errors=[
+                ValidationProblem(
+                    node=p.get("node"), field=p.get("field"), message=str(p.get("message", ""))
+                )
+                for p in problems
+            ],
+        )
+    return ValidationReport(valid=True, errors=[])
 
 
 @router.get("")

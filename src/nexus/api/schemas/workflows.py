@@ -26,6 +26,19 @@ class WorkflowUpdate(WorkflowSpec):
         return WorkflowSpec.model_validate(self.model_dump(exclude={"visibility"}))
 
 
+class ValidationProblem(BaseModel):
+    node: str | None
+    field: str | None
+    message: str
+
+
+class ValidationReport(BaseModel):
+    """The result of validating a graph without saving or running it."""
+
+    valid: bool
+    errors: list[ValidationProblem]
+
+
 class WorkflowPublic(WorkflowSpec):
     id: str
     owner_id: str | None
