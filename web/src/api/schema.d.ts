@@ -683,7 +683,7 @@ export interface paths {
         /**
          * Get Execution
          * @description The run with each node's latest record: status, attempt, inputs, outputs by port,
-         *     error, waiting request and duration.
+         *     error, waiting request, duration and token usage (the run's total is its ``usage``).
          */
         get: operations["get_execution_api_v1_executions__run_id__get"];
         put?: never;
@@ -1081,6 +1081,28 @@ export interface paths {
          * @description Create a workflow from the YAML or JSON document sent as the request body.
          */
         post: operations["import_workflow_api_v1_workflows_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Validate Workflow
+         * @description Check a graph as ``execute`` would (types, edges, cycles, required properties, reachable
+         *     outputs) without saving it: every problem names its node and field. A body that is not a
+         *     workflow at all is a 422 like everywhere else.
+         */
+        post: operations["validate_workflow_api_v1_workflows_validate_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1701,6 +1723,8 @@ export interface components {
             async: boolean;
             /** Entry */
             entry?: string | null;
+            /** Expect Output */
+            expect_output?: string | null;
             /**
              * Language
              * @default python
@@ -2144,6 +2168,10 @@ export interface components {
             status: string;
             /** Type */
             type?: string | null;
+            /** Usage */
+            usage?: {
+                [key: string]: unknown;
+            } | null;
             /** Waiting */
             waiting?: {
                 [key: string]: unknown;
@@ -2529,9 +2557,15 @@ export interface components {
         RunStatus: "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled" | "blocked_by_guardrail";
         /**
          * SandboxExec
-         * @description Code to run once in a fresh sandbox (mode ``code``: no network).
+         * @description Code to run once in a fresh sandbox: mode ``code`` has no network; mode ``validation``
+         *     reaches only the hosts in ``allow_hosts``, over HTTP(S) through the egress proxy.
          */
         SandboxExec: {
+            /**
+             * Allow Hosts
+             * @description Mode 'validation': hosts reachable through the egress proxy ('host', 'host:port' or '*.domain'), each also checked by the SSRF guard.
+             */
+            allow_hosts?: string[] | null;
             /** Code */
             code: string;
             /**
@@ -2551,6 +2585,12 @@ export interface components {
              * @description Within the admin ceiling.
              */
             memory_mb?: number | null;
+            /**
+             * Mode
+             * @default code
+             * @enum {string}
+             */
+            mode: "code" | "validation";
             /**
              * Network
              * @description Only mode 'validation' can have network.
@@ -2766,6 +2806,25 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** ValidationProblem */
+        ValidationProblem: {
+            /** Field */
+            field: string | null;
+            /** Message */
+            message: string;
+            /** Node */
+            node: string | null;
+        };
+        /**
+         * ValidationReport
+         * @description The result of validating a graph without saving or running it.
+         */
+        ValidationReport: {
+            /** Errors */
+            errors: components["schemas"]["ValidationProblem"][];
+            /** Valid */
+            valid: boolean;
         };
         /** VersionCreate */
         VersionCreate: {
@@ -6803,6 +6862,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkflowPublic"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    validate_workflow_api_v1_workflows_validate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationReport"];
                 };
             };
             /** @description Not found */

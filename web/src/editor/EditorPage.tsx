@@ -615,17 +615,40 @@ function Editor({
 
   /** Issues from "Validate" are re-checked after every edit; the server's stay until the next save. */
   const localIssues = useRef(false);
-  const validate = useCallback(() => {
+  const validate = useCallback(async () => {
+    // Instant feedback from the browser's copy of the rules, then the server's exact check.
     const found = validateLocally(nodesRef.current, edgesRef.current, types);
     localIssues.current = true;
     setIssues(found);
     setSaveError(null);
-    setNotice(
-      found.length === 0
-        ? "No problems found (the server checks the whole graph again on save)."
-        : `${found.length} problem${found.length === 1 ? "" : "s"} found.`,
-    );
-  }, [types]);
+    const body = specBody();
+    try {
+      const report = await ok(api.POST("/api/v1/workflows/validate", { body: body as never }));
+      const server = attachNodeIds(
+        report.errors.map((e) => ({ node: e.node ?? null, field: e.field ?? "", message: e.message })),
+        body.nodes,
+      );
+      const all = server.length > 0 ? server : found;
+      localIssues.current = server.length === 0;
+      setIssues(all);
+      setNotice(
+        all.length === 0
+          ? "No problems found."
+          : `${all.length} problem${all.length === 1 ? "" : "s"} found.`,
+      );
+    } catch (e) {
+      const shaped = e instanceof ApiError ? attachNodeIds(issuesFromDetails(e.details), body.nodes) : [];
+      if (shaped.length > 0) {
+        localIssues.current = false;
+        setIssues(shaped);
+        setNotice(`${shaped.length} problem${shaped.length === 1 ? "" : "s"} found.`);
+        return;
+      }
+      setNotice(
+        `${found.length} problem${found.length === 1 ? "" : "s"} found here; the server check failed: ${errorMessage(e)}`,
+      );
+    }
+  }, [types, specBody]);
 
   useEffect(() => {
     if (localIssues.current) setIssues(validateLocally(nodesRef.current, edgesRef.current, types));
