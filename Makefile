@@ -25,8 +25,11 @@ run: system-deps $(STAMP) $(WEB_BUILD)
 	$(BIN)/nexus seed
 	$(BIN)/nexus serve --host $(HOST) --port $(PORT)
 
+# Two pytest sessions: Playwright's sync API keeps its own event loop marked running in the
+# process, which the asyncio tests must never share.
 test: $(STAMP) lint browser-deps $(WEB_BUILD) api-client-check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not browser"
+	$(BIN)/pytest -q -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

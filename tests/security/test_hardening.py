@@ -47,9 +47,10 @@ async def test_security_headers_on_every_kind_of_answer(client, anon) -> None:
         await client.get("/api/v1/agents/nope"),  # 404
         await client.post("/api/v1/agents", json={}),  # 422
         await client.get("/api/v1/agents"),
-        await anon.get("/nowhere"),
+        await anon.get("/api/v1/nowhere"),  # 404
+        await anon.get("/workflows/anything"),  # the web app's page (single-page fallback)
     ]
-    assert [a.status_code for a in answers] == [200, 401, 404, 422, 200, 404]
+    assert [a.status_code for a in answers] == [200, 401, 404, 422, 200, 404, 200]
     for answer in answers:
         csp = answer.headers["content-security-policy"]
         directives = {d.strip().split(" ")[0]: d.strip() for d in csp.split(";")}
