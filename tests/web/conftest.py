@@ -18,6 +18,7 @@ the asyncio tests of the packages after this one run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import (
+
+from .browser_support import (
     ACTION_TIMEOUT_MS,
     ARTIFACTS,
     CHROMIUM,
@@ -117,8 +119,14 @@ def playwright_driver(built_web: Path) -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    with sync_playwright() as driver:
-        yield driver
+    try:
+        with sync_playwright() as driver:
+            yield driver
+    finally:
+        # The sync API marks its loop as this thread's running loop between calls and leaves
+        # it so after stopping; the asyncio tests after this package need the thread free.
+        if asyncio._get_running_loop() is not None:
+            asyncio._set_running_loop(None)
 
 
 @pytest.fixture(scope="package")

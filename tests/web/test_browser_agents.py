@@ -6,8 +6,9 @@ import re
 import time
 from typing import Any
 
-from browser_support import NexusServer, save_screenshot
 from playwright.sync_api import expect
+
+from .browser_support import NexusServer, save_screenshot
 
 EMBEDDED_MODEL = "local:smollm2-135m"
 REPLY_TIMEOUT_S = 90.0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser_support import PASSWORD, NexusServer, PageFactory, save_screenshot
 from playwright.sync_api import expect
+
+from .browser_support import PASSWORD, NexusServer, PageFactory, save_screenshot
 
 
 def test_first_run_creates_the_admin_then_login_and_logout(

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser_support import (
+from playwright.sync_api import expect
+
+from .browser_support import (
     NexusServer,
     canvas_nodes,
     create_workflow,
@@ -15,7 +17,6 @@ from browser_support import (
     save_screenshot,
     workflow_executions,
 )
-from playwright.sync_api import expect
 
 RUN_TIMEOUT_MS = 60_000
 

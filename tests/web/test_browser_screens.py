@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser_support import NexusServer, canvas_nodes, create_workflow, save_screenshot
 from playwright.sync_api import expect
+
+from .browser_support import NexusServer, canvas_nodes, create_workflow, save_screenshot
 
 
 def no_error_state(page: Any) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_support import GOOD_PROVIDER_KEY, NexusServer, save_screenshot
 from playwright.sync_api import expect
+
+from .browser_support import GOOD_PROVIDER_KEY, NexusServer, save_screenshot
 
 
 def test_add_a_provider_key_and_see_it_masked(page: Any, nexus: NexusServer) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from browser_support import NexusServer, PageFactory, canvas_nodes, create_workflow
 from playwright.sync_api import expect
+
+from .browser_support import NexusServer, PageFactory, canvas_nodes, create_workflow
 
 
 def test_a_viewer_sees_no_edit_controls(open_page: PageFactory, nexus: NexusServer) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from browser_support import NexusServer
 from playwright.sync_api import expect
 
 from nexus.engine.spec import WorkflowSpec
+
+from .browser_support import NexusServer
 
 ROUND_TRIP = WorkflowSpec.model_validate(
     {
