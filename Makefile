@@ -36,9 +36,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP) $(WEB_BUILD) browser-deps
 	$(BIN)/python bench/bench_agent_loop.py
 	$(BIN)/python bench/bench_embedded_model.py
+	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_checkpoints.py
+	$(BIN)/python bench/bench_sandbox.py
+	$(BIN)/python bench/bench_code_agent.py
+	$(BIN)/python bench/bench_ui.py
 
 install: $(STAMP)
 
