@@ -1,6 +1,6 @@
 // The per-node inspector of the run shown on the canvas: inputs, output, duration, streamed
 // tokens, error; approve/reject a waiting approval node; re-run from this node.
-import { useEffect, useId, useState } from "react";
+import { useEffect, useId, useMemo, useState } from "react";
 import { Button } from "../../components/ui";
 import type { NodeDetail } from "./events";
 
@@ -95,6 +95,9 @@ export function Inspector(props: InspectorProps) {
     }
   };
 
+  // Formatting a large value is the costly part of a render; tokens re-render this often.
+  const inputText = useMemo(() => formatValue(props.inputs), [props.inputs]);
+  const outputText = useMemo(() => formatValue(detail?.output), [detail?.output]);
   const request = detail?.waitingRequest;
   const isApproval = status === "waiting" && (request?.kind === "approval" || props.nodeType === "approval");
   const tokens = detail?.tokens;
@@ -196,13 +199,13 @@ export function Inspector(props: InspectorProps) {
       <div className="inspector-block">
         <h4>Input</h4>
         <pre className="inspector-pre" data-testid="inspector-input">
-          {formatValue(props.inputs)}
+          {inputText}
         </pre>
       </div>
       <div className="inspector-block">
         <h4>Output</h4>
         <pre className="inspector-pre" data-testid="inspector-output">
-          {formatValue(detail?.output)}
+          {outputText}
         </pre>
       </div>
 

@@ -44,6 +44,7 @@ export { statusClass };
 
 export function RunHistory(props: {
   workflowId: string;
+  mayRun: boolean;
   currentRunId: string | null;
   refreshKey: string;
   onClose: () => void;
@@ -119,7 +120,7 @@ export function RunHistory(props: {
         <LoadingState label="Loading runs" />
       ) : runs.length === 0 ? (
         <EmptyState title={status ? `No ${status} runs` : "No runs yet"}>
-          <p>Press Run to start one.</p>
+          {props.mayRun ? <p>Press Run to start one.</p> : null}
         </EmptyState>
       ) : (
         <ul className="run-list">

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type JSX } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError, errorMessage, ok, type Schemas } from "../../api/client";
+import { useAuth } from "../../auth/AuthContext";
 import { Button } from "../../components/ui";
 import {
   ACTIVE_STATUSES,
@@ -59,6 +60,11 @@ function fieldErrors(error: unknown): Record<string, string> {
   return fields;
 }
 
+function sameEntries(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => k in b && a[k] === b[k]);
+}
+
 function sameView(a: RunView | null, b: RunView): boolean {
   if (a === null) return false;
   if (a.runId !== b.runId || a.status !== b.status || a.nodes !== b.nodes) return false;
@@ -70,6 +76,8 @@ function sameView(a: RunView | null, b: RunView): boolean {
 export function RunPanel(props: RunPanelProps): JSX.Element {
   const { workflowId, workflow, initialRunId, selectedNodeId, canEdit } = props;
   const navigate = useNavigate();
+  // The server lets members who may create objects run workflows (not viewers).
+  const mayRun = useAuth().canEdit;
   const [run, setRun] = useState<RunState>(() => emptyRunState(initialRunId ?? null));
   const [execution, setExecution] = useState<Execution | null>(null);
   const [dialogOpen, setDialogOpen] = useState(false);
@@ -293,12 +301,19 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
       : "Runs the saved draft; unsaved changes are saved first.";
   const showInspector = runId !== null && selectedNodeId !== null && inspectorClosedFor !== selectedNodeId;
   const selected = selectedNodeId !== null ? nodes.find((n) => n.id === selectedNodeId) : undefined;
+  const lastInputsRef = useRef<Record<string, unknown> | null>(null);
   const selectedInputs = useMemo(() => {
     if (selectedNodeId === null) return undefined;
     const detail = run.nodes[selectedNodeId];
     if (detail?.input !== undefined) return detail.input; // the execution's node record
     const fromEdges = deliveredInputs(selectedNodeId, edges, (id) => run.nodes[id]?.output);
-    if (fromEdges !== undefined) return fromEdges;
+    if (fromEdges !== undefined) {
+      // Keep the previous object while the values are the same (the inspector formats it once).
+      const last = lastInputsRef.current;
+      if (last && sameEntries(last, fromEdges)) return last;
+      lastInputsRef.current = fromEdges;
+      return fromEdges;
+    }
     if (detail?.waitingRequest && "input" in detail.waitingRequest) {
       return { input: detail.waitingRequest.input };
     }
@@ -328,10 +343,13 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
           variant="primary"
           onClick={() => void openDialog()}
           busy={starting !== null && !dialogOpen}
-          disabled={starting !== null}
+          disabled={starting !== null || !mayRun}
+          title={mayRun ? undefined : "Viewers cannot run workflows"}
+          aria-describedby={mayRun ? undefined : "run-viewer-note"}
         >
           Run
         </Button>
+
         <span className="run-status-wrap">
           <span className="run-label">Status</span>{" "}
           <span
@@ -379,8 +397,16 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
         >
           Runs
         </Button>
+        {mayRun ? null : (
+          <span id="run-viewer-note" className="run-note run-viewer-note">
+            Viewers cannot run workflows.
+          </span>
+        )}
         {runId !== null ? (
-          <span className="run-id mono" title="Run id">
+          <span className="run-id mono" title={`Run ${runId}`}>
+            {execution && execution.id === runId
+              ? `${execution.version != null ? `v${execution.version}` : "draft"} · `
+              : ""}
             {runId}
           </span>
         ) : null}
@@ -439,6 +465,7 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
       {historyOpen ? (
         <RunHistory
           workflowId={workflowId}
+          mayRun={mayRun}
           currentRunId={runId}
           refreshKey={`${runId ?? ""}:${settled ? "settled" : "active"}`}
           onClose={() => setHistoryOpen(false)}
