@@ -7,6 +7,9 @@ schema) before the row is inserted ``queued``; an asyncio task then drives the e
 ``WorkflowExecutor`` over the SQL checkpointer, writing events to the same ``RunEventLog`` as agent
 runs (so ``GET /api/v1/runs/{id}/events`` streams them unchanged).
 
+Size: over 800 lines because ``PlatformServices`` (the engine's model, agent, tool, code and
+sub-workflow services) still lives here; it is the next thing to move into its own module.
+
 Crash recovery: a run left ``queued`` or ``running`` by a dead process is *resumed* at start-up —
 completed nodes are replayed from their checkpoints, the interrupted node runs again with the
 same attempt (so the same idempotency key ``run_id:node_id:attempt``). ``waiting`` runs need
