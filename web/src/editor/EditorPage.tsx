@@ -942,7 +942,6 @@ function Editor({
               workflow={saved}
               initialRunId={runId}
               selectedNodeId={selectedId}
-              canEdit={!readOnly}
               saveIfDirty={saveIfDirty}
               onRunView={onRunView}
             />

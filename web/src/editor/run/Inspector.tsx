@@ -39,7 +39,6 @@ export interface InspectorProps {
   inputs: unknown;
   runInput: Record<string, unknown> | null;
   runFinal: boolean;
-  canEdit: boolean;
   busy: string | null;
   actionError: string | null;
   onDecide: (nodeId: string, approved: boolean, comment: string) => void;
@@ -153,8 +152,7 @@ export function Inspector(props: InspectorProps) {
           {typeof request?.message === "string" && request.message ? (
             <p>{request.message}</p>
           ) : null}
-          {props.canEdit ? (
-            <>
+          <>
               <label htmlFor={`${idBase}-comment`}>Comment</label>
               <textarea
                 id={`${idBase}-comment`}
@@ -181,9 +179,6 @@ export function Inspector(props: InspectorProps) {
                 </Button>
               </div>
             </>
-          ) : (
-            <p className="run-note">Viewers cannot decide approvals.</p>
-          )}
         </div>
       ) : null}
 
@@ -215,7 +210,7 @@ export function Inspector(props: InspectorProps) {
         </p>
       ) : null}
 
-      {props.canEdit && props.runFinal ? (
+      {props.runFinal ? (
         rerunOpen ? (
           <div className="inspector-block inspector-rerun">
             <h4>Re-run from this node</h4>

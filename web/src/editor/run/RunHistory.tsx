@@ -44,7 +44,6 @@ export { statusClass };
 
 export function RunHistory(props: {
   workflowId: string;
-  mayRun: boolean;
   currentRunId: string | null;
   refreshKey: string;
   onClose: () => void;
@@ -120,7 +119,7 @@ export function RunHistory(props: {
         <LoadingState label="Loading runs" />
       ) : runs.length === 0 ? (
         <EmptyState title={status ? `No ${status} runs` : "No runs yet"}>
-          {props.mayRun ? <p>Press Run to start one.</p> : null}
+          <p>Press Run to start one.</p>
         </EmptyState>
       ) : (
         <ul className="run-list">

@@ -3,7 +3,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type JSX } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError, errorMessage, ok, type Schemas } from "../../api/client";
-import { useAuth } from "../../auth/AuthContext";
 import { Button } from "../../components/ui";
 import {
   ACTIVE_STATUSES,
@@ -29,7 +28,6 @@ export interface RunPanelProps {
   workflow: unknown;
   initialRunId?: string;
   selectedNodeId: string | null;
-  canEdit: boolean;
   saveIfDirty: () => Promise<boolean>;
   onRunView: (view: RunView) => void;
 }
@@ -74,10 +72,10 @@ function sameView(a: RunView | null, b: RunView): boolean {
 }
 
 export function RunPanel(props: RunPanelProps): JSX.Element {
-  const { workflowId, workflow, initialRunId, selectedNodeId, canEdit } = props;
+  const { workflowId, workflow, initialRunId, selectedNodeId } = props;
   const navigate = useNavigate();
-  // The server lets members who may create objects run workflows (not viewers).
-  const mayRun = useAuth().canEdit;
+  // Every member runs what they may read (viewers too) and acts on the runs they may see:
+  // their own, or any in a workspace they administer.
   const [run, setRun] = useState<RunState>(() => emptyRunState(initialRunId ?? null));
   const [execution, setExecution] = useState<Execution | null>(null);
   const [dialogOpen, setDialogOpen] = useState(false);
@@ -343,9 +341,7 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
           variant="primary"
           onClick={() => void openDialog()}
           busy={starting !== null && !dialogOpen}
-          disabled={starting !== null || !mayRun}
-          title={mayRun ? undefined : "Viewers cannot run workflows"}
-          aria-describedby={mayRun ? undefined : "run-viewer-note"}
+          disabled={starting !== null}
         >
           Run
         </Button>
@@ -381,7 +377,7 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
             Stop
           </Button>
         ) : null}
-        {status === "failed" && canEdit && runId !== null ? (
+        {status === "failed" && runId !== null ? (
           <Button
             onClick={retry}
             busy={busy === "retry" || retryPending === runId}
@@ -397,11 +393,6 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
         >
           Runs
         </Button>
-        {mayRun ? null : (
-          <span id="run-viewer-note" className="run-note run-viewer-note">
-            Viewers cannot run workflows.
-          </span>
-        )}
         {runId !== null ? (
           <span className="run-id mono" title={`Run ${runId}`}>
             {execution && execution.id === runId
@@ -436,26 +427,22 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
                   <span>
                     <strong>{name}</strong> waits for approval{message ? `: ${message}` : ""}
                   </span>
-                  {canEdit ? (
-                    <>
-                      <Button
-                        variant="primary"
-                        busy={busy === `approve:${id}`}
-                        disabled={busy !== null}
-                        onClick={() => decide(id, true, "")}
-                      >
-                        Approve
-                      </Button>
-                      <Button
-                        variant="danger"
-                        busy={busy === `reject:${id}`}
-                        disabled={busy !== null}
-                        onClick={() => decide(id, false, "")}
-                      >
-                        Reject
-                      </Button>
-                    </>
-                  ) : null}
+                  <Button
+                    variant="primary"
+                    busy={busy === `approve:${id}`}
+                    disabled={busy !== null}
+                    onClick={() => decide(id, true, "")}
+                  >
+                    Approve
+                  </Button>
+                  <Button
+                    variant="danger"
+                    busy={busy === `reject:${id}`}
+                    disabled={busy !== null}
+                    onClick={() => decide(id, false, "")}
+                  >
+                    Reject
+                  </Button>
                 </div>
               );
             })}
@@ -465,7 +452,6 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
       {historyOpen ? (
         <RunHistory
           workflowId={workflowId}
-          mayRun={mayRun}
           currentRunId={runId}
           refreshKey={`${runId ?? ""}:${settled ? "settled" : "active"}`}
           onClose={() => setHistoryOpen(false)}
@@ -482,7 +468,6 @@ export function RunPanel(props: RunPanelProps): JSX.Element {
           inputs={selectedInputs}
           runInput={runInput ?? null}
           runFinal={status !== null && FINAL_STATUSES.has(status)}
-          canEdit={canEdit}
           busy={busy}
           actionError={actionError}
           onDecide={decide}
