@@ -8,24 +8,17 @@ before the executor runs (``nexus.worker.workflow_runs`` inserts it ``queued``);
 nesting depth is kept in its ``spec_snapshot`` and the waiting requests are the node records.
 
 Node saves are the hot path (two per node). On a SQLite file they are written synchronously, on
-the event loop's thread, through a private ``sqlite3`` connection in autocommit mode: one
-``INSERT ... ON CONFLICT DO UPDATE`` is one short transaction, with no thread hand-offs (the
-async driver needs several per save, each waiting for the scheduler). The run's own state is
-saved (one ``UPDATE``) and loaded the same way; WAL readers never wait for writers.
-
-The database is in WAL mode with ``synchronous=NORMAL`` (the pragmas of ``nexus.store.db``): a
-committed save is in the WAL when the call returns, so it survives the process being killed
-(only an OS crash or power loss can drop the last commits). The direct connection never waits
-for a lock (busy timeout 0): when another connection holds the write lock, the save goes
-through the async engine instead, which waits for it without blocking the loop. Values are
-stored exactly as SQLAlchemy stores them (JSON text, ``null`` for ``None``, the SQLite datetime
-format), so every other reader is unchanged. PostgreSQL gets the same upsert through the async
-engine; other dialects an ORM merge.
+the event loop's thread, through the database's direct connection (``nexus.store.direct_sqlite``:
+autocommit, no thread hand-offs, durable like the engine's commits, values stored exactly as
+SQLAlchemy stores them): one ``INSERT ... ON CONFLICT DO UPDATE`` is one short transaction. The
+run's own state is saved (one ``UPDATE``) and loaded the same way. When another connection holds
+the write lock, a save goes through the async engine instead, which waits for it without
+blocking the loop. PostgreSQL gets the same upsert through the async engine; other dialects an
+ORM merge.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -37,6 +30,12 @@ from nexus.core.errors import NotFoundError
 from nexus.core.status import RunStatus
 from nexus.engine.checkpoints import NodeRecord, NodeStatus, RunState
 from nexus.store.db import Database
+from nexus.store.direct_sqlite import (
+    DirectSqlite,
+    decode_json,
+    encode_datetime,
+    encode_json,
+)
 from nexus.store.tables import NodeCheckpointRow, RunRow, utcnow
 
 
@@ -45,132 +44,115 @@ class SqlCheckpointer:
         """``direct=False`` keeps every SQLite read and write on the async engine."""
         self.db = db
         self._upsert = _node_upsert(db.engine.dialect.name)
-        url = db.engine.url
-        path = url.database if url.get_backend_name() == "sqlite" else None
-        self._direct_path = path if direct and path and path != ":memory:" else None
-        self._direct: sqlite3.Connection | None = None
+        self._direct: DirectSqlite | None = db.direct if direct else None
 
     def close(self) -> None:
-        """Close the direct SQLite connection (it reopens on the next save)."""
+        """Close the database's direct SQLite connection (it reopens on the next call)."""
         if self._direct is not None:
             self._direct.close()
-            self._direct = None
-
-    def _connection(self) -> sqlite3.Connection:
-        conn = self._direct
-        if conn is None:
-            assert self._direct_path is not None
-            conn = sqlite3.connect(self._direct_path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=0")
-            self._direct = conn
-        return conn
 
     def _save_direct(self, run_id: str, record: NodeRecord, now: datetime) -> bool:
         """Write the record now; ``False`` when the database is locked by another writer."""
+        assert self._direct is not None
         params = (
             run_id,
             record.node_id,
             record.status.value,
             record.attempt,
-            json.dumps(record.outputs),
-            json.dumps(record.error),
-            json.dumps(record.waiting),
+            encode_json(record.outputs),
+            encode_json(record.error),
+            encode_json(record.waiting),
             record.duration_ms,
-            json.dumps(record.usage),
-            now.strftime(_SQLITE_DATETIME),
+            encode_json(record.usage),
+            encode_datetime(now),
         )
         try:
-            cursor = self._connection().execute(_DIRECT_UPSERT, params)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                return False
-            raise
+            return self._direct.execute(_DIRECT_UPSERT, params) is not None
         except sqlite3.IntegrityError as exc:
             raise NotFoundError(
                 f"run {run_id!r} has no row; create it before executing the run"
             ) from exc
-        cursor.close()
-        return True
 
     def _save_run_direct(self, state: RunState, now: datetime) -> bool:
-        stamp = now.strftime(_SQLITE_DATETIME)
+        assert self._direct is not None
+        stamp = encode_datetime(now)
         params = (
             state.status.value,
-            json.dumps(state.inputs),
-            json.dumps({"value": state.outputs} if state.outputs is not None else None),
-            json.dumps(state.error),
-            None if state.usage is None else json.dumps(state.usage),
+            encode_json(state.inputs),
+            encode_json({"value": state.outputs} if state.outputs is not None else None),
+            encode_json(state.error),
+            None if state.usage is None else encode_json(state.usage),
             stamp if state.status.is_final else None,
             stamp if state.status is RunStatus.RUNNING else None,
             state.run_id,
         )
-        try:
-            cursor = self._connection().execute(_DIRECT_RUN_UPDATE, params)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                return False
-            raise
-        updated = cursor.rowcount
-        cursor.close()
+        updated = self._direct.execute(_DIRECT_RUN_UPDATE, params)
+        if updated is None:
+            return False
         if updated != 1:
             raise NotFoundError(
                 f"run {state.run_id!r} has no row; create it before executing the run"
             )
         return True
 
-    def _load_run_direct(self, run_id: str) -> RunState | None:
-        conn = self._connection()
-        row = conn.execute(
+    def _load_run_direct(self, run_id: str) -> RunState | None | _Locked:
+        assert self._direct is not None
+        rows = self._direct.fetch(
             "SELECT kind, status, input, output, error, spec_snapshot FROM runs WHERE id = ?",
             (run_id,),
-        ).fetchone()
-        if row is None or row[0] != "workflow":
+        )
+        if rows is None:
+            return _LOCKED
+        if not rows or rows[0][0] != "workflow":
             return None
+        row = rows[0]
         status = RunStatus(row[1])
         waiting: dict[str, dict[str, Any]] = {}
         if status is RunStatus.WAITING:
-            for node_id, request in conn.execute(
+            requests = self._direct.fetch(
                 "SELECT node_id, waiting FROM node_checkpoints WHERE run_id = ? AND status = ?",
                 (run_id, NodeStatus.WAITING.value),
-            ):
-                waiting[node_id] = _json(request) or {}
-        snapshot = _json(row[5]) or {}
+            )
+            if requests is None:
+                return _LOCKED
+            waiting = {node_id: decode_json(request) or {} for node_id, request in requests}
+        snapshot = decode_json(row[5]) or {}
         return RunState(
             run_id=run_id,
             status=status,
-            inputs=_json(row[2]),
-            outputs=(_json(row[3]) or {}).get("value"),
-            error=_json(row[4]),
+            inputs=decode_json(row[2]),
+            outputs=(decode_json(row[3]) or {}).get("value"),
+            error=decode_json(row[4]),
             waiting=waiting,
             depth=int(snapshot.get("depth", 0)),
         )
 
-    def _load_nodes_direct(self, run_id: str) -> dict[str, NodeRecord]:
-        rows = self._connection().execute(
+    def _load_nodes_direct(self, run_id: str) -> dict[str, NodeRecord] | _Locked:
+        assert self._direct is not None
+        rows = self._direct.fetch(
             "SELECT node_id, status, attempt, outputs, error, waiting, duration_ms, usage "
             "FROM node_checkpoints WHERE run_id = ?",
             (run_id,),
         )
+        if rows is None:
+            return _LOCKED
         return {
             node_id: NodeRecord(
                 node_id=node_id,
                 status=NodeStatus(status),
                 attempt=attempt,
-                outputs=_json(outputs),
-                error=_json(error),
-                waiting=_json(waiting),
+                outputs=decode_json(outputs),
+                error=decode_json(error),
+                waiting=decode_json(waiting),
                 duration_ms=duration_ms,
-                usage=_json(usage),
+                usage=decode_json(usage),
             )
             for node_id, status, attempt, outputs, error, waiting, duration_ms, usage in rows
         }
 
     async def save_run(self, state: RunState) -> None:
         now = utcnow()
-        if self._direct_path is not None and self._save_run_direct(state, now):
+        if self._direct is not None and self._save_run_direct(state, now):
             return
         values: dict[str, object] = {
             "status": state.status.value,
@@ -200,8 +182,10 @@ class SqlCheckpointer:
                 )
 
     async def load_run(self, run_id: str) -> RunState | None:
-        if self._direct_path is not None:
-            return self._load_run_direct(run_id)
+        if self._direct is not None:
+            state = self._load_run_direct(run_id)
+            if not isinstance(state, _Locked):
+                return state
         async with self.db.sessions() as session:
             row = await session.get(RunRow, run_id)
             if row is None or row.kind != "workflow":
@@ -226,7 +210,7 @@ class SqlCheckpointer:
 
     async def save_node(self, run_id: str, record: NodeRecord) -> None:
         now = utcnow()
-        if self._direct_path is not None and self._save_direct(run_id, record, now):
+        if self._direct is not None and self._save_direct(run_id, record, now):
             return
         values: dict[str, Any] = {
             "run_id": run_id,
@@ -248,8 +232,10 @@ class SqlCheckpointer:
             await conn.execute(self._upsert, values)
 
     async def load_nodes(self, run_id: str) -> dict[str, NodeRecord]:
-        if self._direct_path is not None:
-            return self._load_nodes_direct(run_id)
+        if self._direct is not None:
+            records = self._load_nodes_direct(run_id)
+            if not isinstance(records, _Locked):
+                return records
         async with self.db.sessions() as session:
             rows = await session.scalars(
                 sa.select(NodeCheckpointRow).where(NodeCheckpointRow.run_id == run_id)
@@ -287,8 +273,11 @@ def _node_upsert(dialect: str) -> sa.Insert | None:
     )
 
 
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
-"""How SQLAlchemy's SQLite dialect stores a ``DateTime`` (UTC here, like ``UTCDateTime``)."""
+class _Locked:
+    """A direct read found the file locked (rare in WAL): read through the engine."""
+
+
+_LOCKED = _Locked()
 
 _DIRECT_UPSERT = """
 INSERT INTO node_checkpoints
@@ -306,8 +295,3 @@ UPDATE runs SET
     started_at = COALESCE(started_at, ?)
 WHERE id = ?
 """
-
-
-def _json(text: str | None) -> Any:
-    """A JSON column as SQLAlchemy reads it (``None`` for SQL NULL and for JSON ``null``)."""
-    return None if text is None else json.loads(text)

@@ -1,8 +1,9 @@
-"""The async engine and session factory; SQLite gets WAL and foreign keys on every connection."""
+"""The async engine and session factory; SQLite gets WAL and foreign keys on every connection,
+and a SQLite file the direct connection of its hot-path statements (``store.direct_sqlite``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -12,13 +13,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from nexus.store.direct_sqlite import DirectSqlite
+
 
 @dataclass
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    direct: DirectSqlite | None = field(default=None)
+    """The synchronous connection of a SQLite file's hot-path statements; ``None`` otherwise."""
 
     async def dispose(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
         await self.engine.dispose()
 
 
@@ -35,4 +42,8 @@ def connect(url: str) -> Database:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
 
-    return Database(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+    return Database(
+        engine=engine,
+        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        direct=DirectSqlite.for_url(engine.url),
+    )
