@@ -5,11 +5,17 @@ sequence number, keeps the event in memory, publishes it to subscribers at once,
 a batched insert (events emitted in one loop iteration share one transaction). Readers replay
 from the live writer's memory (or from the table for runs not live here), then tail the bus —
 subscription and snapshot happen with no ``await`` between them, so nothing is lost or doubled.
+
+A batch is one committed transaction through the database's direct SQLite connection when it
+has one (``nexus.store.direct_sqlite``); on PostgreSQL, or when another connection holds the
+write lock, through the async engine. A writer's batches are inserted one after the other, so
+the table never holds a later event without every earlier one of its run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -20,6 +26,7 @@ import sqlalchemy as sa
 from nexus.core.events import RUN_COMPLETED, RunEvent
 from nexus.core.status import FINAL_STATUSES, RunStatus
 from nexus.store.db import Database
+from nexus.store.direct_sqlite import encode_json
 from nexus.store.tables import RunEventRow, RunRow
 
 POLL_INTERVAL_S = 0.25
@@ -62,8 +69,9 @@ class RunEventWriter:
         self._seq = last_seq
         self.events: list[RunEvent] = []
         self._pending: list[RunEvent] = []
-        self._flush_task: asyncio.Task[None] | None = None
-        self._flush_now = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+        self._inserting = asyncio.Lock()  # batches are inserted one after the other, in order
         self._flush_error: BaseException | None = None
 
     @property
@@ -76,34 +84,44 @@ class RunEventWriter:
         self.events.append(event)
         self._pending.append(event)
         self._log.bus.publish(event)
-        if self._flush_task is None:
-            self._flush_task = asyncio.get_running_loop().create_task(self._flush_soon())
+        if self._timer is None and self._drain_task is None:
+            # more events may share the transaction; a running drain picks them up anyway
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(FLUSH_INTERVAL_S, self._drain_soon)
         return event
 
-    async def _flush_soon(self) -> None:
+    def _drain_soon(self) -> None:
+        self._timer = None
+        if self._drain_task is None:
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
         try:
-            try:  # wait for more events to share the transaction, unless a flush is asked for
-                await asyncio.wait_for(self._flush_now.wait(), FLUSH_INTERVAL_S)
-            except TimeoutError:
-                pass
-            while self._pending:
-                batch, self._pending = self._pending, []
-                await self._log.insert(batch)
+            await self._insert_pending()
         except BaseException as exc:  # surfaced by flush()/close()
             self._flush_error = exc
         finally:
-            self._flush_task = None
+            self._drain_task = None
+
+    async def _insert_pending(self) -> None:
+        async with self._inserting:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._log.insert(batch)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def flush(self) -> None:
-        self._flush_now.set()
-        try:
-            while self._flush_task is not None:
-                await asyncio.shield(self._flush_task)
-        finally:
-            self._flush_now.clear()
-        if self._pending:
-            batch, self._pending = self._pending, []
-            await self._log.insert(batch)
+        """Insert every event emitted so far (a run that ends flushes at once, without
+        waiting for the batching timer)."""
+        self._cancel_timer()
+        while self._drain_task is not None:
+            await asyncio.shield(self._drain_task)
+        self._cancel_timer()
+        await self._insert_pending()
         if self._flush_error is not None:
             error, self._flush_error = self._flush_error, None
             raise error
@@ -140,6 +158,13 @@ class RunEventLog:
             del self._live[writer.run_id]
 
     async def insert(self, events: list[RunEvent]) -> None:
+        if self.db.direct is not None:
+            rows = [(e.run_id, e.seq, e.type, encode_json(e.data), e.created_at) for e in events]
+            try:
+                if self.db.direct.transaction([(_DIRECT_INSERT, rows)]) is not None:
+                    return
+            except sqlite3.IntegrityError:
+                pass  # the engine raises its own error for it
         async with self.db.sessions.begin() as session:
             await session.execute(
                 sa.insert(RunEventRow),
@@ -226,3 +251,8 @@ class RunEventLog:
                     wake.get_nowait()
         finally:
             self.bus.unsubscribe(run_id, wake)
+
+
+_DIRECT_INSERT = (
+    "INSERT INTO run_events (run_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)"
+)

@@ -1,7 +1,16 @@
-"""Stored runs: creation, status transitions, listing with filters and pages."""
+"""Stored runs: creation, status transitions, listing with filters and pages.
+
+A run's hot-path statements (``create``, ``mark_running``, ``finish`` and the read by id) go
+through the database's direct SQLite connection when it has one (``nexus.store.direct_sqlite``:
+no thread hand-offs, values stored as SQLAlchemy stores them, each call one committed
+transaction); when another connection holds the write lock, or on PostgreSQL, they go through
+the async engine. A statement the direct path refuses for integrity is replayed on the engine,
+so callers see the engine's error.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +20,12 @@ import sqlalchemy as sa
 from nexus.core.errors import NotFoundError
 from nexus.core.status import RunStatus
 from nexus.store.db import Database
+from nexus.store.direct_sqlite import (
+    decode_datetime,
+    decode_json,
+    encode_datetime,
+    encode_json,
+)
 from nexus.store.tables import RunRow, TraceSpanRow, utcnow
 
 
@@ -55,9 +70,44 @@ def _stored(row: RunRow) -> StoredRun:
     )
 
 
+_COLUMNS = (
+    "id, kind, owner_id, workspace_id, agent_id, workflow_id, session_id, status, input, "
+    "output, error, usage, spec_snapshot, created_at, started_at, finished_at"
+)
+
+
+def _decoded(row: tuple[Any, ...]) -> StoredRun:
+    """A row of ``SELECT {_COLUMNS}`` read by the direct connection."""
+    output = decode_json(row[9])
+    created_at = decode_datetime(row[13])
+    assert created_at is not None
+    return StoredRun(
+        id=row[0],
+        kind=row[1],
+        owner_id=row[2],
+        workspace_id=row[3],
+        agent_id=row[4],
+        workflow_id=row[5],
+        session_id=row[6],
+        status=RunStatus(row[7]),
+        input=decode_json(row[8]),
+        output=(output or {}).get("value"),
+        error=decode_json(row[10]),
+        usage=decode_json(row[11]),
+        spec_snapshot=decode_json(row[12]),
+        created_at=created_at,
+        started_at=decode_datetime(row[14]),
+        finished_at=decode_datetime(row[15]),
+    )
+
+
+_FINAL = tuple(s.value for s in RunStatus if s.is_final)
+
+
 class RunRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._direct = db.direct
 
     async def create(
         self,
@@ -85,11 +135,38 @@ class RunRepository:
             spec_snapshot=spec_snapshot,
             created_at=utcnow(),
         )
+        if self._direct is not None and self._create_direct(row):
+            return _stored(row)
         async with self.db.sessions.begin() as session:
             session.add(row)
         return _stored(row)
 
+    def _create_direct(self, row: RunRow) -> bool:
+        """Insert the row as the ORM would (unset columns NULL); False: use the engine."""
+        assert self._direct is not None
+        params = (
+            row.id,
+            row.kind,
+            row.owner_id,
+            row.workspace_id,
+            row.agent_id,
+            row.workflow_id,
+            row.session_id,
+            row.status,
+            encode_json(row.input),
+            encode_json(row.spec_snapshot),
+            encode_datetime(row.created_at),
+        )
+        try:
+            return self._direct.execute(_DIRECT_INSERT, params) is not None
+        except sqlite3.IntegrityError:
+            return False  # the engine raises its own error for it
+
     async def find(self, run_id: str) -> StoredRun | None:
+        if self._direct is not None:
+            rows = self._direct.fetch(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+            if rows is not None:
+                return _decoded(rows[0]) if rows else None
         async with self.db.sessions() as session:
             row = await session.get(RunRow, run_id)
         return _stored(row) if row is not None else None
@@ -130,11 +207,19 @@ class RunRepository:
 
     async def mark_running(self, run_id: str) -> bool:
         """Move a queued run to running; False if it was cancelled (or finished) meanwhile."""
+        now = utcnow()
+        if self._direct is not None:
+            updated = self._direct.execute(
+                "UPDATE runs SET status = ?, started_at = ? WHERE id = ? AND status = ?",
+                (RunStatus.RUNNING.value, encode_datetime(now), run_id, RunStatus.QUEUED.value),
+            )
+            if updated is not None:
+                return updated == 1
         async with self.db.sessions.begin() as session:
             result = await session.execute(
                 sa.update(RunRow)
                 .where(RunRow.id == run_id, RunRow.status == RunStatus.QUEUED.value)
-                .values(status=RunStatus.RUNNING.value, started_at=utcnow())
+                .values(status=RunStatus.RUNNING.value, started_at=now)
             )
         return result.rowcount == 1
 
@@ -150,21 +235,41 @@ class RunRepository:
     ) -> bool:
         """Record the final state (and the run's trace spans) once, in one transaction;
         False if the run had already finished."""
-        final = [s.value for s in RunStatus if s.is_final]
+        stored_output = {"value": output} if output is not None else None
+        now = utcnow()
+        rows = [_span_row(run_id, s) for s in spans] if spans else []
+        if self._direct is not None:
+            statements: list[tuple[str, Any]] = []
+            if rows:
+                statements.append((_DIRECT_SPAN_INSERT, [_span_params(r) for r in rows]))
+            params = (
+                status.value,
+                encode_json(stored_output),
+                encode_json(error),
+                encode_json(usage),
+                encode_datetime(now),
+                run_id,
+                *_FINAL,
+            )
+            statements.append((_DIRECT_FINISH, params))
+            try:
+                counts = self._direct.transaction(statements)
+            except sqlite3.IntegrityError:
+                counts = None  # the engine raises its own error for it
+            if counts is not None:
+                return counts[-1] == 1
         async with self.db.sessions.begin() as session:
-            if spans:
-                await session.execute(
-                    sa.insert(TraceSpanRow), [_span_row(run_id, s) for s in spans]
-                )
+            if rows:
+                await session.execute(sa.insert(TraceSpanRow), rows)
             result = await session.execute(
                 sa.update(RunRow)
-                .where(RunRow.id == run_id, RunRow.status.not_in(final))
+                .where(RunRow.id == run_id, RunRow.status.not_in(_FINAL))
                 .values(
                     status=status.value,
-                    output={"value": output} if output is not None else None,
+                    output=stored_output,
                     error=error,
                     usage=usage,
-                    finished_at=utcnow(),
+                    finished_at=now,
                 )
             )
         return result.rowcount == 1
@@ -204,3 +309,35 @@ def _span_row(run_id: str, span: dict[str, Any]) -> dict[str, Any]:
         "data": span.get("span_data"),
         "error": span.get("error"),
     }
+
+
+def _span_params(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["id"],
+        row["trace_id"],
+        row["parent_id"],
+        row["run_id"],
+        row["kind"],
+        row["started_at"],
+        row["ended_at"],
+        encode_json(row["data"]),
+        encode_json(row["error"]),
+    )
+
+
+_DIRECT_INSERT = """
+INSERT INTO runs
+    (id, kind, owner_id, workspace_id, agent_id, workflow_id, session_id, status, input,
+     spec_snapshot, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_DIRECT_SPAN_INSERT = """
+INSERT INTO trace_spans (id, trace_id, parent_id, run_id, kind, started_at, ended_at, data, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_DIRECT_FINISH = f"""
+UPDATE runs SET status = ?, output = ?, error = ?, usage = ?, finished_at = ?
+WHERE id = ? AND status NOT IN ({", ".join("?" for _ in _FINAL)})
+"""
