@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from agents import Model, RunConfig
@@ -227,8 +228,8 @@ class AgentRunner:
                 trace_id=trace_id_for(run_id),
                 group_id=run_id,
             )
-            outcome = await asyncio.wait_for(
-                run_agent(
+            async with asyncio.timeout(self.s.settings.run_timeout_s):  # no extra task
+                outcome = await run_agent(
                     compiled,
                     text,
                     sink=writer,
@@ -236,9 +237,7 @@ class AgentRunner:
                     max_turns=bundle.root.max_turns,
                     run_config=config,
                     usage=usage,
-                ),
-                timeout=self.s.settings.run_timeout_s,
-            )
+                )
         except asyncio.CancelledError:
             outcome = AgentRunOutcome(
                 RunStatus.CANCELLED,
@@ -253,7 +252,7 @@ class AgentRunner:
             log.exception("run %s crashed", run_id)
             outcome = _failure(writer, "internal_error", f"{type(exc).__name__}: {exc}", usage)
         finally:
-            await asyncio.shield(self._record(run_id, outcome, writer))
+            await _until_done(self._record(run_id, outcome, writer))
 
     async def _record(self, run_id: str, outcome: AgentRunOutcome, writer: RunEventWriter) -> None:
         usage = outcome.usage.to_dict()
@@ -274,6 +273,22 @@ class AgentRunner:
             },
         )
         await writer.close()
+
+
+async def _until_done(record: Coroutine[Any, Any, None]) -> None:
+    """Run ``record`` to its end even if this task is cancelled meanwhile (``shutdown`` cancels
+    a run that is already recording its outcome): the task ends only after it, so nobody
+    disposes of the database under a half-done write. The cancellation is then re-raised."""
+    task = asyncio.ensure_future(record)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
 
 
 def _failure(writer: RunEventWriter, code: str, message: str, usage: RunUsage) -> AgentRunOutcome:
