@@ -532,14 +532,20 @@ async def test_a_node_that_reads_another_node_cannot_run_alone(app: FastAPI, cli
         assert await socket.ask({"type": "ping"}) == {"type": "pong"}
 
 
-async def test_viewers_cannot_execute_nodes(app: FastAPI, client, make_user) -> None:
-    workflow_id = await create_workflow(client, {**GATE, "visibility": "workspace"})
+async def test_viewers_test_nodes_of_shared_workflows_only(app: FastAPI, client, make_user) -> None:
+    """Viewers run what they may read (issue 3), a single node included; private is unseen."""
+    shared = await create_workflow(client, {**GATE, "visibility": "workspace"})
+    private = await create_workflow(client, {**GATE, "name": "mine", "visibility": "private"})
     viewer = await make_user("viewer@nexus.test", role="viewer")
     async with AsgiSocket(app, query=f"token={await token_of(viewer)}") as socket:
+        await socket.send({"type": "execute_node", "workflow_id": shared, "node_id": "ask"})
+        frames = await socket.until(lambda f: f["type"] in ("node_result", "error"))
+        assert frames[-1]["type"] == "node_result", frames[-1]
+        assert frames[-1]["status"] == "waiting", frames[-1]
         answer = await socket.ask(
-            {"type": "execute_node", "workflow_id": workflow_id, "node_id": "ask"}
+            {"type": "execute_node", "workflow_id": private, "node_id": "ask"}
         )
-        assert (answer["type"], answer["code"]) == ("error", "forbidden")
+        assert (answer["type"], answer["code"]) == ("error", "not_found")
 
 
 # ------------------------------------------------------------------ bad messages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from .browser_support import NexusServer, PageFactory, canvas_nodes, create_workflow
@@ -48,3 +50,10 @@ def test_a_viewer_sees_no_edit_controls(open_page: PageFactory, nexus: NexusServ
     expect(canvas_nodes(page)).to_have_count(2)
     spec = nexus.api.get(f"/api/v1/workflows/{workflow_id}").json()
     assert [n["id"] for n in spec["nodes"]] == ["start", "finish"]
+
+    # Viewers run what they may read (issue 3): the run is theirs and completes.
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_test_id("run-status")).to_have_text(
+        re.compile("succeeded", re.I), timeout=30_000
+    )

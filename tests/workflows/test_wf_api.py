@@ -148,6 +148,25 @@ async def test_approval_stop_retry_and_rerun(client) -> None:
     assert stopped.status_code == 200 and stopped.json()["status"] == "cancelled"
 
 
+async def test_viewers_decide_and_stop_their_own_runs_only(client, make_user) -> None:
+    wid = (await _create(client, {**GATE, "visibility": "workspace"}))["id"]
+    execute = f"/api/v1/workflows/{wid}/execute"
+    viewer = await make_user("view@nexus.test", role="viewer")
+    theirs = (await viewer.post(execute, json={"input_data": {"a": 1}})).json()
+    admins = (await client.post(execute, json={"input_data": {"a": 2}})).json()
+    assert theirs["status"] == admins["status"] == "waiting"
+    url = f"/api/v1/executions/{theirs['execution_id']}"
+    decided = await viewer.post(f"{url}/approvals/ask", json={"approved": True})
+    assert decided.status_code == 202, decided.text
+    other = f"/api/v1/executions/{admins['execution_id']}"
+    assert (await viewer.post(f"{other}/approvals/ask", json={"approved": True})).status_code == 404
+    assert (await viewer.post(f"{other}/stop")).status_code == 404
+    assert (await client.get(other)).json()["status"] == "waiting"  # untouched
+    assert (await client.get(url)).status_code == 200  # the workspace admin sees every run
+    stopped = await client.post(f"{other}/stop")
+    assert stopped.status_code == 200 and stopped.json()["status"] == "cancelled"
+
+
 async def test_import_export_round_trip(client) -> None:
     imported = await client.post(
         "/api/v1/workflows/import",
@@ -269,7 +288,14 @@ async def test_other_workspaces_see_nothing(client, make_user) -> None:
     viewer = await make_user("view@nexus.test", role="viewer")
     assert (await viewer.get(f"/api/v1/workflows/{wid}")).status_code == 200
     assert (await viewer.put(f"/api/v1/workflows/{wid}", json=CHAIN)).status_code == 403
-    assert (await viewer.post(f"/api/v1/workflows/{wid}/execute", json={})).status_code == 403
+    # viewers run what they may read (issue 3); the run is theirs, others' runs stay hidden
+    ran = await viewer.post(f"/api/v1/workflows/{wid}/execute", json={"input_data": {"name": "v"}})
+    assert ran.status_code == 200, ran.text
+    mine = ran.json()["execution_id"]
+    assert (await viewer.get(f"/api/v1/executions/{mine}")).status_code == 200
+    assert (await viewer.get(f"/api/v1/executions/{run['execution_id']}")).status_code == 404
+    listed = (await viewer.get("/api/v1/executions", params={"workflow_id": wid})).json()
+    assert [item["id"] for item in listed["items"]] == [mine]
 
 
 async def test_version_get_diff_and_restore(client) -> None:

@@ -20,6 +20,8 @@ from nexus.store.tables import AgentRow, RunRow
 from nexus.store.workflow_repository import StoredWorkflow, WorkflowRepository
 from nexus.store.workflow_repository import visible_clause as workflow_visible_clause
 
+# "run" needs no more than "read": every role runs what it may see (viewers included, issue 3);
+# the run is the caller's own, in the caller's workspace. Kept apart so call sites say why.
 Need = Literal["read", "run", "edit"]
 AgentScope = Literal["all", "mine", "workspace", "community"]
 
@@ -62,11 +64,6 @@ can_see_agent = can_see_workflow = can_see
 can_edit_agent = can_edit_workflow = can_edit
 
 
-def can_run_workflow(p: Principal, workflow: StoredWorkflow) -> bool:
-    """Running writes a run into the caller's workspace: members who may create objects."""
-    return p.role.can_create
-
-
 def can_see_run(p: Principal, run: StoredRun) -> bool:
     return run.owner_id == p.user_id or p.role_in(run.workspace_id) is Role.ADMIN
 
@@ -107,8 +104,6 @@ class Access:
             raise PermissionDeniedError(
                 f"you may read workflow {workflow.spec.name!r} but not change it"
             )
-        if need == "run" and not can_run_workflow(p, workflow):
-            raise PermissionDeniedError("viewers cannot run workflows")
         return workflow
 
     def workflow_filter(self, p: Principal) -> sa.ColumnElement[bool]:

