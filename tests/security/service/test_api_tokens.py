@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from accounts_support import PASSWORD, Clock
 
 from nexus.core.errors import InvalidInputError, NotFoundError
 from nexus.security.accounts import Accounts, UserInfo
@@ -19,42 +18,8 @@ from nexus.security.tokens import (
     new_csrf_token,
     new_session_secret,
 )
-from nexus.settings import Settings
-from nexus.store.db import Database, connect
+from nexus.store.db import Database
 from nexus.store.tables import ApiTokenRow, AuditRow
-
-FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-PASSWORD = "correct horse battery"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def accounts(db: Database, clock: Clock) -> Accounts:
-    return Accounts(db, clock=clock, hasher=FAST)
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from accounts_support import PASSWORD, Clock
 from argon2 import PasswordHasher
 
 from nexus.core.errors import (
@@ -19,42 +19,8 @@ from nexus.core.errors import (
 from nexus.security.accounts import Accounts, UserInfo
 from nexus.security.principal import Principal, Role
 from nexus.security.workspaces import require_instance_admin, require_workspace_admin
-from nexus.settings import Settings
-from nexus.store.db import Database, connect
+from nexus.store.db import Database
 from nexus.store.tables import AgentRow, BrowserSessionRow, UserRow
-
-FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-PASSWORD = "correct horse battery"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def accounts(db: Database, clock: Clock) -> Accounts:
-    return Accounts(db, clock=clock, hasher=FAST)
 
 
 async def actions(accounts: Accounts) -> list[str]:
