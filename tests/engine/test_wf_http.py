@@ -43,7 +43,9 @@ class Server:
         return self.routes[request.url.path](request)
 
     def requester(self) -> HttpRequester:
-        return HttpRequester(resolver=resolve, transport_factory=lambda: httpx.MockTransport(self))
+        return HttpRequester(
+            HttpFetcher(resolver=resolve, transport_factory=lambda: httpx.MockTransport(self))
+        )
 
 
 def echo(request: httpx.Request) -> httpx.Response:
@@ -247,14 +249,14 @@ async def test_unknown_method_and_non_json_answers() -> None:
     assert (result["status"], result["body"]) == (200, "plain")
 
 
-async def test_like_shares_the_fetchers_guard_and_transport() -> None:
+async def test_requester_sends_through_the_given_fetchers_guard_and_transport() -> None:
     server = Server({"/": echo})
     fetcher = HttpFetcher(resolver=resolve, transport_factory=lambda: httpx.MockTransport(server))
-    result = await HttpRequester.like(fetcher).request(
+    result = await HttpRequester(fetcher).request(
         "PATCH", "https://api.example/", headers={}, body="x", timeout_s=5
     )
     assert result["body"]["method"] == "PATCH"
     with pytest.raises(SSRFBlockedError):
-        await HttpRequester.like(fetcher).request(
+        await HttpRequester(fetcher).request(
             "POST", "http://inside.example/", headers={}, body=None, timeout_s=5
         )

@@ -211,8 +211,8 @@ async def test_decodes_declared_charset_and_describes_binary() -> None:
 @pytest.mark.parametrize(
     ("error", "message"),
     [
-        (httpx.ConnectTimeout("slow"), "fetching http://public.example/ timed out after 10 s"),
-        (httpx.ConnectError("refused"), "fetching http://public.example/ failed: ConnectError"),
+        (httpx.ConnectTimeout("slow"), "GET http://public.example/ timed out after 10 s"),
+        (httpx.ConnectError("refused"), "GET http://public.example/ failed: ConnectError"),
     ],
 )
 async def test_transport_errors_become_tool_errors(error: Exception, message: str) -> None:

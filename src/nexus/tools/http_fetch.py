@@ -1,9 +1,15 @@
-"""The ``http_fetch`` built-in: GET a public web page, guarded against SSRF.
+"""The ``http_fetch`` built-in, and the one SSRF-guarded HTTP client of the platform.
 
-Every hop (the first URL and each redirect) goes through ``SSRFGuard``; the request then connects
-to the address the guard validated, while the Host header and TLS SNI carry the original name.
-Redirects are followed here, not by httpx, so that each one is checked. Each fetch uses a fresh
-client: no cookies and no pooled connection are shared between fetches.
+``HttpFetcher.exchange`` sends any request: every hop (the first URL and each redirect) goes
+through ``SSRFGuard``; the request then connects to the address the guard validated, while the
+Host header and TLS SNI carry the original name. Redirects are followed here, not by httpx, so
+that each one is checked, by the browsers' rules: 307/308 repeat the method and body; 303, and
+301/302 after anything but GET/HEAD, continue as a GET without a body. Each exchange uses a fresh
+client: no cookies and no pooled connection are shared. The body is read up to ``max_bytes``
+(decoded bytes, so compression cannot expand past it).
+
+``http_fetch`` (the tool) is its GET; workflow ``http`` nodes use the whole of it through
+``nexus.engine.http_client.HttpRequester``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from nexus.core.errors import ToolError
+from nexus.core.errors import InvalidInputError, ToolError
 from nexus.tools.registry import ToolSpec
 from nexus.tools.ssrf import Resolver, SSRFGuard, ValidatedTarget
 
@@ -55,8 +61,20 @@ class FetchResult:
         }
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """A response, after redirects: what ``HttpFetcher.exchange`` returns."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    truncated: bool
+    redirects: list[str]
+
+
 class HttpFetcher:
-    """Fetches URLs with GET through the SSRF guard.
+    """Sends HTTP requests through the SSRF guard (``fetch`` is a GET for the tool).
 
     ``resolver`` and ``transport_factory`` are injectable: tests pass a fake resolver and a
     factory returning ``httpx.MockTransport``, so they never touch DNS or the network.
@@ -85,54 +103,75 @@ class HttpFetcher:
         """GET ``url``; raise ``SSRFBlockedError`` or ``ToolError`` when it cannot be fetched."""
         try:
             async with asyncio.timeout(self._total_timeout):
-                return await self._follow(url)
+                got = await self.exchange("GET", url)
         except TimeoutError as exc:
             raise ToolError(
                 f"fetching {url} took longer than {self._total_timeout:g} s; try a smaller page"
             ) from exc
+        content_type = got.headers.get("content-type", "")
+        return FetchResult(
+            url=got.url,
+            status=got.status,
+            content_type=content_type,
+            text=self.decode(got.body, content_type, got.truncated),
+            truncated=got.truncated,
+            redirects=got.redirects,
+        )
 
-    async def _follow(self, url: str) -> FetchResult:
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Exchange:
+        """Send ``method url`` and follow redirects, validating every hop.
+
+        ``headers`` must already be checked by the caller (``Host`` is always the validated
+        host's). Raises ``SSRFBlockedError`` for a refused address, ``ToolError`` when the
+        exchange fails; the caller bounds the total time."""
+        headers = dict(headers or {})
         redirects: list[str] = []
         target = await self._guard.validate(url)
         while True:
-            status, headers, body, truncated = await self._get(target)
-            location = headers.get("location")
-            if status in REDIRECT_STATUSES and location:
-                if len(redirects) >= self._max_redirects:
-                    raise ToolError(
-                        f"too many redirects (more than {self._max_redirects}) starting at {url}"
-                    )
-                redirects.append(str(target.url))
-                try:
-                    next_url = target.url.join(location)
-                except (httpx.InvalidURL, ValueError) as exc:
-                    raise ToolError(f"redirect to an invalid URL {location!r}") from exc
-                target = await self._guard.validate(next_url)
-                continue
-            content_type = headers.get("content-type", "")
-            return FetchResult(
-                url=str(target.url),
-                status=status,
-                content_type=content_type,
-                text=self._decode(body, content_type, truncated),
-                truncated=truncated,
-                redirects=redirects,
-            )
+            status, got, data, truncated = await self._send(target, method, headers, body)
+            location = got.get("location")
+            if status not in REDIRECT_STATUSES or not location:
+                return Exchange(str(target.url), status, got, data, truncated, redirects)
+            if len(redirects) >= self._max_redirects:
+                raise ToolError(
+                    f"too many redirects (more than {self._max_redirects}) starting at {url}"
+                )
+            redirects.append(str(target.url))
+            if status == 303 or (status in (301, 302) and method not in ("GET", "HEAD")):
+                method = "HEAD" if method == "HEAD" else "GET"
+                body = None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            try:
+                next_url = target.url.join(location)
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise ToolError(f"redirect to an invalid URL {location!r}") from exc
+            target = await self._guard.validate(next_url)
 
-    async def _get(self, target: ValidatedTarget) -> tuple[int, httpx.Headers, bytes, bool]:
+    async def _send(
+        self,
+        target: ValidatedTarget,
+        method: str,
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> tuple[int, httpx.Headers, bytes, bool]:
         extensions: dict[str, Any] = {}
         if target.url.scheme == "https":
             extensions["sni_hostname"] = target.host
-        request = httpx.Request(
-            "GET",
-            target.connect_url,
-            headers={
-                "Host": target.host_header,
-                "User-Agent": self._user_agent,
-                "Accept": "*/*",
-            },
-            extensions=extensions,
-        )
+        sent = {"User-Agent": self._user_agent, "Accept": "*/*", **headers}
+        sent["Host"] = target.host_header
+        try:
+            request = httpx.Request(
+                method, target.connect_url, headers=sent, content=body, extensions=extensions
+            )
+        except (httpx.HTTPError, ValueError, TypeError) as exc:
+            raise InvalidInputError(f"The request is malformed: {exc}", field="headers") from exc
         transport = (
             self._transport_factory()
             if self._transport_factory is not None
@@ -147,14 +186,14 @@ class HttpFetcher:
             ) as client:
                 response = await client.send(request, stream=True)
                 try:
-                    body, truncated = await self._read_capped(response)
+                    data, truncated = await self._read_capped(response)
                 finally:
                     await response.aclose()
         except httpx.TimeoutException as exc:
-            raise ToolError(f"fetching {target.url} timed out after {self._timeout:g} s") from exc
+            raise ToolError(f"{method} {target.url} timed out after {self._timeout:g} s") from exc
         except httpx.HTTPError as exc:
-            raise ToolError(f"fetching {target.url} failed: {type(exc).__name__}: {exc}") from exc
-        return response.status_code, response.headers, body, truncated
+            raise ToolError(f"{method} {target.url} failed: {type(exc).__name__}: {exc}") from exc
+        return response.status_code, response.headers, data, truncated
 
     async def _read_capped(self, response: httpx.Response) -> tuple[bytes, bool]:
         # Count decoded bytes, so a compressed body cannot expand past the cap.
@@ -167,7 +206,8 @@ class HttpFetcher:
                 return b"".join(chunks)[: self._max_bytes], True
         return b"".join(chunks), False
 
-    def _decode(self, body: bytes, content_type: str, truncated: bool) -> str:
+    def decode(self, body: bytes, content_type: str, truncated: bool) -> str:
+        """The body as text (a note for binary content), marked when it was cut."""
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type and not (
             media_type.startswith(TEXT_TYPES) or media_type.endswith(TEXT_SUFFIXES)

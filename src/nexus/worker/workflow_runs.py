@@ -326,7 +326,7 @@ class PlatformServices:
         self, method: str, url: str, *, headers: dict[str, str], body: Any, timeout_s: float
     ) -> dict[str, Any]:
         fetcher = self.s.http_fetcher if self.s.http_fetcher is not None else HttpFetcher()
-        requester = HttpRequester.like(fetcher)
+        requester = HttpRequester(fetcher)
         return await requester.request(method, url, headers=headers, body=body, timeout_s=timeout_s)
 
     async def sub(
