@@ -122,7 +122,7 @@ class RunRepository:
         kind: str = "agent",
         workflow_id: str | None = None,
     ) -> StoredRun:
-        row = RunRow(
+        run = StoredRun(
             id=run_id,
             kind=kind,
             owner_id=owner_id,
@@ -130,32 +130,50 @@ class RunRepository:
             agent_id=agent_id,
             workflow_id=workflow_id,
             session_id=session_id,
-            status=RunStatus.QUEUED.value,
+            status=RunStatus.QUEUED,
             input=input,
+            output=None,
+            error=None,
+            usage=None,
             spec_snapshot=spec_snapshot,
             created_at=utcnow(),
+            started_at=None,
+            finished_at=None,
         )
-        if self._direct is not None and self._create_direct(row):
-            return _stored(row)
+        if self._direct is not None and self._create_direct(run):
+            return run
+        row = RunRow(
+            id=run.id,
+            kind=run.kind,
+            owner_id=run.owner_id,
+            workspace_id=run.workspace_id,
+            agent_id=run.agent_id,
+            workflow_id=run.workflow_id,
+            session_id=run.session_id,
+            status=run.status.value,
+            input=run.input,
+            spec_snapshot=run.spec_snapshot,
+            created_at=run.created_at,
+        )
         async with self.db.sessions.begin() as session:
             session.add(row)
         return _stored(row)
 
-    def _create_direct(self, row: RunRow) -> bool:
+    def _create_direct(self, run: StoredRun) -> bool:
         """Insert the row as the ORM would (unset columns NULL); False: use the engine."""
         assert self._direct is not None
         params = (
-            row.id,
-            row.kind,
-            row.owner_id,
-            row.workspace_id,
-            row.agent_id,
-            row.workflow_id,
-            row.session_id,
-            row.status,
-            encode_json(row.input),
-            encode_json(row.spec_snapshot),
-            encode_datetime(row.created_at),
+            run.id,
+            run.kind,
+            run.owner_id,
+            run.workspace_id,
+            run.agent_id,
+            run.workflow_id,
+            run.session_id,
+            run.status.value,
+            encode_json(run.input),
+            encode_json(run.spec_snapshot),
+            encode_datetime(run.created_at),
         )
         try:
             return self._direct.execute(_DIRECT_INSERT, params) is not None
