@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from nexus.core.status import RunStatus
 from nexus.store.tables import RunRow, utcnow
 from nexus.worker.agent_runs import AgentRunner
-from nexus.worker.workflow_runs import WorkflowRuns, process_alive, snapshot
+from nexus.worker.run_leases import process_alive
+from nexus.worker.workflow_runs import WorkflowRuns
+from nexus.worker.workflow_snapshots import snapshot
 
 
 def slow(spec, seconds: float):  # type: ignore[no-untyped-def]

@@ -14,7 +14,8 @@ from agents.testing import assistant_message
 from nexus.core.status import RunStatus
 from nexus.tools.http_fetch import HttpFetcher
 from nexus.tools.registry import ToolSpec
-from nexus.worker.workflow_runs import WorkflowRuns, accepts_idempotency_key
+from nexus.worker.platform_services import accepts_idempotency_key
+from nexus.worker.workflow_runs import WorkflowRuns
 
 SCHEMA = {
     "type": "object",

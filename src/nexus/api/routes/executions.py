@@ -21,7 +21,8 @@ from nexus.engine.checkpoints import NodeRecord
 from nexus.engine.spec import WorkflowSpec
 from nexus.store.run_repository import StoredRun
 from nexus.store.tables import RunRow
-from nexus.worker.workflow_runs import WORKFLOW, WorkflowRuns
+from nexus.worker.workflow_runs import WorkflowRuns
+from nexus.worker.workflow_snapshots import WORKFLOW
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"], responses=ERROR_RESPONSES)
 
