@@ -67,6 +67,18 @@ async def test_crud_list_and_paging(client) -> None:
         2,
         ["second"],
     )
+    # Lists carry summaries: the size of the graph, not the graph.
+    summary = (await client.get("/api/v1/workflows?limit=1")).json()["items"][0]
+    assert summary["node_count"] == 3 and "nodes" not in summary
+    assert {k: summary[k] for k in ("id", "name", "editable", "visibility")} == {
+        k: created[k] for k in ("id", "name", "editable", "visibility")
+    }
+    found = (await client.get("/api/v1/workflows", params={"search": "SEC"})).json()
+    assert [w["name"] for w in found["items"]] == ["second"]
+    literal = (await client.get("/api/v1/workflows", params={"search": "%"})).json()
+    assert literal["total"] == 0  # a wildcard character is matched literally
+    too_long = await client.get("/api/v1/workflows", params={"search": "x" * 201})
+    assert too_long.status_code == 422
     updated = await client.put(f"/api/v1/workflows/{wid}", json={**CHAIN, "description": "d"})
     assert updated.status_code == 200 and updated.json()["description"] == "d"
     assert (await client.delete(f"/api/v1/workflows/{wid}")).status_code == 204

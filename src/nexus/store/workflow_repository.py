@@ -34,6 +34,23 @@ class StoredWorkflow:
 
 
 @dataclass(frozen=True)
+class WorkflowSummary:
+    """A workflow as lists show it: no graph, only its size (read without validating the spec,
+    so listing workflows of thousands of nodes stays cheap)."""
+
+    id: str
+    name: str
+    description: str
+    node_count: int
+    owner_id: str | None
+    workspace_id: str | None
+    visibility: str
+    published_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class StoredWorkflowVersion:
     workflow_id: str
     version: int
@@ -47,6 +64,23 @@ def _stored(row: WorkflowRow) -> StoredWorkflow:
     return StoredWorkflow(
         id=row.id,
         spec=WorkflowSpec.model_validate(row.spec),
+        owner_id=row.owner_id,
+        workspace_id=row.workspace_id,
+        visibility=row.visibility,
+        published_version=row.published_version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _summary(row: WorkflowRow) -> WorkflowSummary:
+    spec = row.spec if isinstance(row.spec, dict) else {}
+    nodes = spec.get("nodes")
+    return WorkflowSummary(
+        id=row.id,
+        name=row.name,
+        description=str(spec.get("description") or ""),
+        node_count=len(nodes) if isinstance(nodes, list) else 0,
         owner_id=row.owner_id,
         workspace_id=row.workspace_id,
         visibility=row.visibility,
@@ -161,6 +195,28 @@ class WorkflowRepository:
                 query.order_by(WorkflowRow.name, WorkflowRow.id).offset(offset).limit(limit)
             )
             return [_stored(r) for r in rows], total or 0
+
+    async def list_summaries(
+        self,
+        *,
+        where: sa.ColumnElement[bool] | None = None,
+        search: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[WorkflowSummary], int]:
+        """Like ``list``, as summaries; ``search`` matches the name, case-insensitively."""
+        query = sa.select(WorkflowRow)
+        if where is not None:
+            query = query.where(where)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(WorkflowRow.name.ilike(f"%{escaped}%", escape="\\"))
+        async with self.db.sessions() as session:
+            total = await session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+            rows = await session.scalars(
+                query.order_by(WorkflowRow.name, WorkflowRow.id).offset(offset).limit(limit)
+            )
+            return [_summary(r) for r in rows], total or 0
 
     async def update(
         self, workflow_id: str, spec: WorkflowSpec, *, visibility: str | None = None

@@ -1056,7 +1056,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Workflows */
+        /**
+         * List Workflows
+         * @description The workflows the caller may see, by name, as summaries (node count, no graph).
+         */
         get: operations["list_workflows_api_v1_workflows_get"];
         put?: never;
         /** Create Workflow */
@@ -2323,10 +2326,10 @@ export interface components {
             /** Total */
             total: number;
         };
-        /** Page[WorkflowPublic] */
-        Page_WorkflowPublic_: {
+        /** Page[WorkflowSummaryPublic] */
+        Page_WorkflowSummaryPublic_: {
             /** Items */
-            items: components["schemas"]["WorkflowPublic"][];
+            items: components["schemas"]["WorkflowSummaryPublic"][];
             /** Limit */
             limit: number;
             /** Page */
@@ -2972,6 +2975,39 @@ export interface components {
             nodes?: components["schemas"]["NodeSpec"][];
             /** Version */
             version?: number | null;
+        };
+        /**
+         * WorkflowSummaryPublic
+         * @description A workflow in ``GET /api/v1/workflows``: no graph (``GET /api/v1/workflows/{id}`` has it).
+         */
+        WorkflowSummaryPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Editable */
+            editable: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Node Count */
+            node_count: number;
+            /** Owner Id */
+            owner_id: string | null;
+            /** Published Version */
+            published_version: number | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            visibility: components["schemas"]["Visibility"];
+            /** Workspace Id */
+            workspace_id: string | null;
         };
         /** WorkflowUpdate */
         WorkflowUpdate: {
@@ -6743,6 +6779,7 @@ export interface operations {
     list_workflows_api_v1_workflows_get: {
         parameters: {
             query?: {
+                search?: string | null;
                 page?: number;
                 limit?: number;
             };
@@ -6758,7 +6795,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_WorkflowPublic_"];
+                    "application/json": components["schemas"]["Page_WorkflowSummaryPublic_"];
                 };
             };
             /** @description Not found */

@@ -18,7 +18,24 @@ import {
 } from "../components/ui";
 import { ConfirmDeleteDialog } from "../components/ConfirmDeleteDialog";
 
-type Workflow = Schemas["WorkflowPublic"];
+type Workflow = Schemas["WorkflowSummaryPublic"];
+
+/** The list's summary of a workflow the API returned whole (after create or duplicate). */
+function summary(w: Schemas["WorkflowPublic"]): Workflow {
+  return {
+    id: w.id,
+    name: w.name,
+    description: w.description,
+    node_count: w.nodes?.length ?? 0,
+    owner_id: w.owner_id,
+    workspace_id: w.workspace_id,
+    visibility: w.visibility,
+    published_version: w.published_version,
+    editable: w.editable,
+    created_at: w.created_at,
+    updated_at: w.updated_at,
+  };
+}
 
 /** Every page of a paged list endpoint (100 per request, at most `maxPages`). */
 export async function fetchAllWorkflows(maxPages = 50): Promise<Workflow[]> {
@@ -95,7 +112,7 @@ export default function WorkflowsPage() {
           },
         }),
       );
-      setItems((prev) => [created, ...(prev ?? [])]);
+      setItems((prev) => [summary(created), ...(prev ?? [])]);
       setNotice({ message: `Duplicated as “${created.name}”.`, kind: "info" });
     } catch (err) {
       setNotice({ message: errorMessage(err), kind: "error" });
@@ -130,7 +147,7 @@ export default function WorkflowsPage() {
         body: await file.text(),
       });
       const created = (await response.json()) as Workflow;
-      setItems((prev) => [created, ...(prev ?? [])]);
+      setItems((prev) => [summary(created), ...(prev ?? [])]);
       setNotice({ message: `Imported “${created.name}”.`, kind: "info" });
     } catch (err) {
       setNotice({ message: `Import failed: ${errorMessage(err)}`, kind: "error" });
@@ -207,7 +224,7 @@ export default function WorkflowsPage() {
                     {w.name}
                   </a>
                   <div className="list-sub">
-                    {w.description || "No description"} · {w.nodes?.length ?? 0} nodes · updated{" "}
+                    {w.description || "No description"} · {w.node_count} nodes · updated{" "}
                     {formatDate(w.updated_at)}
                   </div>
                 </div>
@@ -305,7 +322,7 @@ function CreateWorkflowDialog({
         }),
       );
       setName("");
-      onCreated(created);
+      onCreated(summary(created));
     } catch (err) {
       setError(errorMessage(err));
     } finally {

@@ -31,6 +31,7 @@ from nexus.api.schemas.workflows import (
     VersionPublic,
     WorkflowCreate,
     WorkflowPublic,
+    WorkflowSummaryPublic,
     WorkflowUpdate,
 )
 from nexus.core.errors import InvalidInputError
@@ -221,13 +222,28 @@ async def validate_workflow(
 
 @router.get("")
 async def list_workflows(
-    principal: PrincipalDep, services: ServicesDep, access: AccessDep, paging: PagingDep
-) -> Page[WorkflowPublic]:
-    items, total = await services.workflows.list(
-        where=access.workflow_filter(principal), offset=paging.offset, limit=paging.limit
+    principal: PrincipalDep,
+    services: ServicesDep,
+    access: AccessDep,
+    paging: PagingDep,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[WorkflowSummaryPublic]:
+    """The workflows the caller may see, by name, as summaries (node count, no graph)."""
+    items, total = await services.workflows.list_summaries(
+        where=access.workflow_filter(principal),
+        search=search,
+        offset=paging.offset,
+        limit=paging.limit,
     )
     return Page(
-        items=[workflow_public(w, principal) for w in items],
+        items=[
+            WorkflowSummaryPublic(
+                **{k: v for k, v in vars(w).items() if k != "visibility"},
+                visibility=Visibility(w.visibility),
+                editable=can_edit_workflow(principal, w),
+            )
+            for w in items
+        ],
         total=total,
         page=paging.page,
         limit=paging.limit,

@@ -51,6 +51,22 @@ class WorkflowPublic(WorkflowSpec):
     updated_at: datetime
 
 
+class WorkflowSummaryPublic(BaseModel):
+    """A workflow in ``GET /api/v1/workflows``: no graph (``GET /api/v1/workflows/{id}`` has it)."""
+
+    id: str
+    name: str
+    description: str
+    node_count: int
+    owner_id: str | None
+    workspace_id: str | None
+    visibility: Visibility
+    published_version: int | None
+    editable: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 class VersionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
