@@ -2,7 +2,8 @@
 
 A run executing in this process writes through a ``RunEventWriter``: ``emit`` assigns the next
 sequence number, keeps the event in memory, publishes it to subscribers at once, and schedules
-a batched insert (events emitted in one loop iteration share one transaction). Readers replay
+a batched insert (the events of the next ``FLUSH_INTERVAL_S`` share one transaction; ``flush``
+and ``close`` insert what is pending at once, without waiting for the timer). Readers replay
 from the live writer's memory (or from the table for runs not live here), then tail the bus —
 subscription and snapshot happen with no ``await`` between them, so nothing is lost or doubled.
 
