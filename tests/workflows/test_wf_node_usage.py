@@ -83,6 +83,43 @@ async def test_platform_services_report_usage_per_node_and_run(
     assert done.usage == expected(test__writer=(1, 11, 4), test__critic=(1, 20, 2))
 
 
+async def test_a_subworkflow_nodes_usage_is_its_child_runs(
+    services, providers, workflow_runs: WorkflowRuns
+) -> None:
+    providers.scripted("writer").enqueue(
+        ModelStep(output=[assistant_message("a poem")], usage=usage(11, 4))
+    )
+    providers.scripted("critic").enqueue(
+        ModelStep(output=[assistant_message("fine")], usage=usage(20, 2))
+    )
+    await services.agents.create(AgentSpec(name="critic", model="test:critic"))
+    child = await services.workflows.create(build_spec(POEM_AND_REVIEW, POEM_EDGES, name="poem"))
+    await services.workflows.publish(child.id)
+    parent_nodes = [
+        {"id": "start", "type": "input", "properties": {"field": "topic"}},
+        {
+            "id": "call",
+            "type": "subworkflow",
+            "properties": {"workflow_id": child.id, "version": 1, "inputs": {"topic": "sea"}},
+        },
+        {"id": "out", "type": "output", "properties": {"name": "result"}},
+    ]
+    parent = await services.workflows.create(
+        build_spec(parent_nodes, ["start->call", "call->out"], name="parent")
+    )
+    run = await workflow_runs.start(parent, {"topic": "sea"}, owner_id=None, workspace_id=None)
+    done = await workflow_runs.wait(run.id)
+    assert done.status is RunStatus.SUCCEEDED, done.error
+
+    both = expected(test__writer=(1, 11, 4), test__critic=(1, 20, 2))
+    records = await SqlCheckpointer(services.db).load_nodes(run.id)
+    assert records["call"].usage == both
+    assert done.usage == both  # the parent's total includes what its sub-workflow spent
+    runs, _ = await services.runs.list()
+    (sub,) = [r for r in runs if r.id != run.id]
+    assert sub.usage == both  # and the child run keeps its own
+
+
 async def test_executions_api_and_events_show_usage(client, providers) -> None:
     providers.scripted("writer").enqueue(
         ModelStep(output=[assistant_message("a poem")], usage=usage(11, 4))

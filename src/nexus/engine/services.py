@@ -5,9 +5,9 @@ runner, tool registry, the SSRF-guarded HTTP client, the workflow store). A node
 not wired fails with ``ConfigurationError`` saying which one is missing. Tests pass plain async
 functions.
 
-The model calls (``llm``, ``agent``) return a ``ModelAnswer``: the answer with the tokens it
-used, which the node adds to its record (``NodeContext.answer``). A bare answer (a plain ``str``
-from ``llm``, any value from ``agent``) is accepted too and counts no usage.
+The model calls (``llm``, ``agent``) and sub-workflows return a ``ModelAnswer``: the answer with
+the tokens it used, which the node adds to its record (``NodeContext.answer``). A bare answer (a
+plain ``str`` from ``llm``, any value from ``agent``) is accepted too and counts no usage.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ class HttpCall(Protocol):
 
 
 class SubworkflowCall(Protocol):
-    """Run a stored workflow at a pinned version to completion; returns its outputs."""
+    """Run a stored workflow at a pinned version to completion; returns its outputs with the
+    tokens the child run used (``ModelAnswer``; bare outputs are accepted too)."""
 
     async def __call__(
         self,
@@ -89,7 +90,7 @@ class SubworkflowCall(Protocol):
         *,
         depth: int,
         idempotency_key: str,
-    ) -> dict[str, Any]: ...
+    ) -> ModelAnswer | dict[str, Any]: ...
 
 
 class RunCodeCall(Protocol):

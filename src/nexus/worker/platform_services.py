@@ -260,7 +260,7 @@ class PlatformServices:
         *,
         depth: int,
         idempotency_key: str,
-    ) -> dict[str, Any]:
+    ) -> ModelAnswer:
         """The child run's id derives from the parent node's idempotency key: a parent resumed
         after a crash finds and resumes (or reads) the same child instead of starting another."""
         stored = await self.s.workflows.get(workflow_id)
@@ -293,4 +293,4 @@ class PlatformServices:
         if run.status is not RunStatus.SUCCEEDED:
             message = (run.error or {}).get("message", "")
             raise RunError(f"sub-workflow run {run_id} ended {run.status.value}: {message}")
-        return dict(run.output or {})
+        return ModelAnswer(dict(run.output or {}), usage=RunUsage.from_dict(run.usage))

@@ -49,4 +49,5 @@ class SubworkflowNode(NodeType):
             depth=depth,
             idempotency_key=ctx.idempotency_key,
         )
-        return NodeResult({"output": outputs})
+        # The child's tokens count in this node, so in the parent run's usage too.
+        return NodeResult({"output": ctx.answer(outputs)})
