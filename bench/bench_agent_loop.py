@@ -54,6 +54,7 @@ from nexus.observability.tracing import SpanCollector, trace_id_for
 from nexus.observability.tracing import install as install_tracing
 from nexus.providers.registry import ProviderRegistry
 from nexus.settings import Settings
+from nexus.store.direct_sqlite import DirectSqlite
 from nexus.store.event_log import RunEventLog, RunEventWriter
 from nexus.store.migrate import upgrade_async
 from nexus.store.run_repository import RunRepository
@@ -223,6 +224,8 @@ def per_turn_ms(samples: list[float], turns: int) -> dict[str, float]:
 
 
 UNNAMED = "outside the SDK loop, in no timed call (tasks, loop iterations)"
+INSIDE_SQLITE = "of all the store calls: inside DirectSqlite statements"
+SQLITE_CALLS = ("execute", "transaction", "fetch")
 
 
 class Timings:
@@ -279,6 +282,7 @@ async def measure_components(bench: Bench, script: str, runs: int) -> dict[str, 
     ]
     saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in patches]
     take = SpanCollector.take
+    sqlite_calls = {attr: getattr(DirectSqlite, attr) for attr in SQLITE_CALLS}
     try:
         for owner, attr, name in patches:
             setattr(owner, attr, timings.wrap(name, getattr(owner, attr)))
@@ -286,6 +290,8 @@ async def measure_components(bench: Bench, script: str, runs: int) -> dict[str, 
             "compile_bundle", agent_runs.compile_bundle
         )
         SpanCollector.take = timings.wrap_sync("spans.take", take)  # type: ignore[method-assign]
+        for attr in SQLITE_CALLS:
+            setattr(DirectSqlite, attr, timings.wrap_sync(INSIDE_SQLITE, sqlite_calls[attr]))
         for i in range(runs + 10):
             elapsed = await bench.nexus(script)
             timings.current["total (start + wait)"] = elapsed
@@ -298,6 +304,8 @@ async def measure_components(bench: Bench, script: str, runs: int) -> dict[str, 
             setattr(owner, attr, original)
         agent_runs.compile_bundle = compile_bundle  # type: ignore[assignment]
         SpanCollector.take = take  # type: ignore[method-assign]
+        for attr, original in sqlite_calls.items():
+            setattr(DirectSqlite, attr, original)
     names = list(timings.runs[0])
     total, loop, background = (
         "total (start + wait)",
@@ -308,9 +316,9 @@ async def measure_components(bench: Bench, script: str, runs: int) -> dict[str, 
     # switches, loop iterations, the dispatch code itself. Background inserts are excluded from
     # the named calls (they run inside the SDK loop's waits or inside writer.close).
     for r in timings.runs:
-        named = sum(v for k, v in r.items() if k not in (total, loop, background))
+        named = sum(v for k, v in r.items() if k not in (total, loop, background, INSIDE_SQLITE))
         r[UNNAMED] = r[total] - r.get(loop, 0.0) - named
-    names = [n for n in names if n != total] + [UNNAMED, total]
+    names = [n for n in names if n not in (total, INSIDE_SQLITE)] + [UNNAMED, total, INSIDE_SQLITE]
     medians = {
         name: round(statistics.median(r.get(name, 0.0) for r in timings.runs) * 1000, 4)
         for name in names
