@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nexus.core.events import RUN_COMPLETED, RunEvent
 from nexus.core.status import RunStatus
+from nexus.store import event_log
 from nexus.store.db import Database, connect
 from nexus.store.event_log import EventBus, RunEventLog
 from nexus.store.run_repository import RunRepository
@@ -83,6 +84,47 @@ async def test_events_of_one_loop_iteration_share_one_insert(db, log, monkeypatc
     await writer.close()
     assert batches == [list(range(1, 51)), [51]]
     assert [e.seq for e in await log.read(run_id)] == list(range(1, 52))
+
+
+async def test_close_does_not_wait_for_the_batching_timer(db, log, monkeypatch) -> None:
+    monkeypatch.setattr(event_log, "FLUSH_INTERVAL_S", 3600.0)
+    run_id = await new_run(db, "run_close")
+    writer = log.open_new(run_id)
+    writer.emit("token", {})
+    writer.emit(RUN_COMPLETED, {})
+    await asyncio.wait_for(writer.close(), 5)
+    assert [e.seq for e in await log.read(run_id)] == [1, 2]
+
+
+async def test_the_timer_inserts_without_a_flush_and_batches_stay_in_order(
+    db, log, monkeypatch
+) -> None:
+    monkeypatch.setattr(event_log, "FLUSH_INTERVAL_S", 0.0)
+    run_id = await new_run(db, "run_timer")
+    batches: list[list[int]] = []
+    insert = log.insert
+
+    async def slow(events: list[RunEvent]) -> None:
+        batches.append([e.seq for e in events])
+        await asyncio.sleep(0.02)  # events emitted meanwhile wait for this batch
+        await insert(events)
+
+    monkeypatch.setattr(log, "insert", slow)
+    writer = log.open_new(run_id)
+    writer.emit("token", {"i": 0})
+    for _ in range(100):  # the timer starts the insert; no flush asked for
+        await asyncio.sleep(0.005)
+        if batches:
+            break
+    writer.emit("token", {"i": 1})
+    writer.emit("token", {"i": 2})
+    flush = asyncio.create_task(writer.flush())
+    await asyncio.sleep(0)
+    writer.emit("token", {"i": 3})  # while flush() waits for the running batch
+    await asyncio.wait_for(flush, 5)
+    assert [e.seq for e in await log.read(run_id)] == [1, 2, 3, 4]
+    assert batches == [[1], [2, 3, 4]]
+    await writer.close()
 
 
 async def test_a_reopened_writer_continues_the_numbering(db, log) -> None:
