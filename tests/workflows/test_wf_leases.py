@@ -4,6 +4,7 @@ died is taken over (at once when that worker was on this host, after expiry else
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from nexus.core.status import RunStatus
+from nexus.store.event_log import RunEventLog
 from nexus.store.tables import RunRow, utcnow
 from nexus.worker.agent_runs import AgentRunner
 from nexus.worker.run_leases import process_alive
@@ -165,3 +167,38 @@ async def test_renewal_fails_once_the_run_was_finished_elsewhere(services, spec)
         assert not await worker.leases.renew("run_elsewhere")
     finally:
         await worker.shutdown()
+
+
+async def test_a_cancel_sent_to_another_worker_is_closed_by_the_executing_one(
+    services, spec
+) -> None:  # type: ignore[no-untyped-def]
+    """Two processes in one: each worker has its own event log, as separate processes do. The
+    worker that receives the cancel only marks the row; the executing worker stops within about
+    a second and writes the run's last events, so the log has one writer and no clashing
+    sequence numbers."""
+    executing = WorkflowRuns(services, AgentRunner(services))
+    other_services = dataclasses.replace(services, events=RunEventLog(services.db))
+    other = WorkflowRuns(other_services, AgentRunner(other_services))
+    try:
+        stored = await services.workflows.create(slow(spec, 60))
+        run = await executing.start(stored, {}, owner_id=None, workspace_id=None)
+        await _until_running(executing, run.id)
+        assert await other.leases.held_elsewhere(run.id)
+        assert not await executing.leases.held_elsewhere(run.id)
+
+        cancelled = await other.cancel(await services.runs.get(run.id))
+        assert cancelled.status is RunStatus.CANCELLED
+        task = executing._tasks[run.id]
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+        assert not task.cancelled()  # it ended by closing the run, not as a crash
+
+        stored_events = [e async for e in other_services.events.follow(run.id)]
+        seqs = [e.seq for e in stored_events]
+        assert seqs == list(range(1, len(seqs) + 1))  # gap-free, no duplicates
+        assert [e.type for e in stored_events].count("run_completed") == 1
+        assert stored_events[-1].type == "run_completed"
+        assert stored_events[-1].data["status"] == "cancelled"
+        assert (await _lease(services, run.id))[0] is None  # released
+    finally:
+        await executing.shutdown()
+        await other.shutdown()

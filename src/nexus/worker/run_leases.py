@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 import socket
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 LEASE_TTL_S = 30.0
 """How long a run's lease lasts unless renewed (renewed every third of it while executing)."""
+
+CHECK_INTERVAL_S = 1.0
+"""How often the executing worker looks whether the run was finished elsewhere (a cancel sent
+to another worker's API): one indexed read, so a stop shows within about a second."""
 
 
 def process_alive(pid: int) -> bool:
@@ -49,13 +53,19 @@ class RunLeases:
     run is free, already ours, expired, or held by a process of this host that is gone (a
     SIGKILLed worker restarted on the same machine takes its runs back at once; elsewhere they
     wait for the lease to expire). The executing worker renews it every ``ttl_s / 3`` and
-    releases it when the run stops; a worker that fails to renew stops executing the run."""
+    releases it when the run stops; a worker that fails to renew stops executing the run.
+
+    A run finished through another worker (a cancel) is only marked in its row there: the
+    executing worker sees it (``keep``), stops, and writes the run's last events itself, so one
+    process alone writes a run's event log while it executes (no clashing sequence numbers)."""
 
     def __init__(self, db: Database, *, ttl_s: float = LEASE_TTL_S) -> None:
         self.db = db
         self.ttl_s = ttl_s
         self.host = socket.gethostname()
         self.owner = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.finished_elsewhere: set[str] = set()
+        """Runs ``keep`` stopped because their row was finished by another worker."""
 
     def _gone(self, owner: str | None) -> bool:
         if owner is None:
@@ -112,13 +122,42 @@ class RunLeases:
                 .values(lease_owner=None, lease_until=None)
             )
 
+    async def held_elsewhere(self, run_id: str) -> bool:
+        """Whether another live worker holds the lease of ``run_id`` (it executes the run)."""
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    sa.select(RunRow.lease_owner, RunRow.lease_until).where(RunRow.id == run_id)
+                )
+            ).one_or_none()
+        if row is None or row[0] is None or row[0] == self.owner or row[1] is None:
+            return False
+        until = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=UTC)
+        return until >= utcnow() and not self._gone(row[0])
+
+    async def _finished(self, run_id: str) -> bool:
+        async with self.db.sessions() as session:
+            status = await session.scalar(sa.select(RunRow.status).where(RunRow.id == run_id))
+        return status is None or RunStatus(status).is_final
+
     async def keep(self, run_id: str, task: asyncio.Task[Any]) -> None:
         """Renew the lease until cancelled; if it is lost, stop ``task`` (like a crash: the
-        worker that took the run over continues it)."""
+        worker that took the run over continues it). Every ``CHECK_INTERVAL_S`` look whether
+        the run was finished elsewhere: then stop ``task`` and note it in
+        ``finished_elsewhere`` (the caller closes the run's event log)."""
+        tick = min(CHECK_INTERVAL_S, self.ttl_s / 3)
+        renew_every = max(1, round((self.ttl_s / 3) / tick))
+        ticks = 0
         while True:
-            await asyncio.sleep(self.ttl_s / 3)
+            await asyncio.sleep(tick)
+            ticks += 1
             try:
-                kept = await self.renew(run_id)
+                if await self._finished(run_id):
+                    log.info("run %s was finished by another worker; stopping", run_id)
+                    self.finished_elsewhere.add(run_id)
+                    task.cancel()
+                    return
+                kept = True if ticks % renew_every else await self.renew(run_id)
             except Exception:  # a lost database: try again at the next tick
                 log.warning("could not renew the lease of run %s", run_id, exc_info=True)
                 continue

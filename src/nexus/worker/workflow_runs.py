@@ -224,9 +224,15 @@ class WorkflowRuns:
         if run.status.is_final:
             raise ConflictError(f"run {run.id!r} already finished ({run.status.value})")
         executor = self._executors.get(run.id)
+        task = self._tasks.get(run.id)
+        if executor is None and task is None and await self.leases.held_elsewhere(run.id):
+            # Another worker executes it: mark the row; that worker sees it within about a
+            # second, stops and writes the run's last events (``RunLeases.keep``).
+            error = {"code": "cancelled", "message": "cancelled by request"}
+            await self.s.runs.finish(run.id, RunStatus.CANCELLED, error=error)
+            return await self.s.runs.get(run.id)
         if executor is not None:
             await executor.cancel(run.id)
-        task = self._tasks.get(run.id)
         if task is not None:
             if executor is None:  # accepted but not handed to the engine yet
                 task.cancel()
@@ -397,7 +403,18 @@ class WorkflowRuns:
             plan = self.plan_for(run.spec_snapshot["spec"])
             await go(executor, plan, writer)
         except asyncio.CancelledError:
-            raise  # shutdown: leave the run resumable
+            if run_id not in self.leases.finished_elsewhere:
+                raise  # shutdown or a lost lease: leave the run resumable
+            # Cancelled through another worker: its row is final; close the log from here.
+            self.leases.finished_elsewhere.discard(run_id)
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            run = await self.s.runs.get(run_id)
+            data = {"status": run.status.value, "outputs": {}, "error": run.error}
+            writer.emit(ev.RUN_COMPLETED, data)
+            await asyncio.shield(writer.close())
+            await self._cancel_children(run_id)
         except ConflictError as exc:  # e.g. cancelled between acceptance and start
             log.info("workflow run %s not executed: %s", run_id, exc)
             run = await self.s.runs.get(run_id)
