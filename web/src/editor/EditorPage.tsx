@@ -29,6 +29,7 @@ import { ApiError, api, errorMessage, ok } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { Button, ErrorState, LoadingState } from "../components/ui";
 import { CanvasMiniMap } from "./CanvasMiniMap";
+import { zoomedOutSelector } from "./lod";
 import { EditorContext } from "./context";
 import {
   attachNodeIds,
@@ -61,8 +62,6 @@ import { ShortcutsHelp } from "./ShortcutsHelp";
 import { issueStore, runStore } from "./stores";
 import { nodeTypes } from "./WorkflowNode";
 import { VersionsPanel } from "./VersionsPanel";
-
-const zoomedOutSelector = (s: { transform: [number, number, number] }) => s.transform[2] < 0.45;
 
 /** The run panel need not re-render on every drag frame or keystroke of the canvas. */
 const RunPanel = memo(RunPanelView);
@@ -550,7 +549,8 @@ function Editor({
   const onNodeChange = useCallback(
     (id: string, update: (spec: NodeSpec) => NodeSpec) => {
       if (readOnly) return;
-      updateNodes((n) => n.map((x) => (x.id === id ? { ...x, data: { ...x.data, spec: update(x.data.spec) } } : x)));
+      // estimated handles (graph.ts) may no longer fit the edited ports: React Flow re-measures them
+      updateNodes((n) => n.map((x) => (x.id === id ? { ...x, handles: undefined, data: { ...x.data, spec: update(x.data.spec) } } : x)));
       markEdited();
     },
     [readOnly, updateNodes],

@@ -1,7 +1,8 @@
 // The one canvas node component: name, type, run status border, typed port handles, the node's
-// validation errors and (for llm/agent nodes) the tokens streaming in. Memoised; it subscribes to
-// its own run state and issues by id, so updates to other nodes never re-render it.
-import { Handle, Position, useEdges, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
+// validation errors and (for llm/agent nodes) the tokens streaming in; far zoomed out, port dots
+// instead of handles (lod.tsx). Memoised; it subscribes to its own run state and issues by id, so
+// updates to other nodes never re-render it, and to the zoom only as far as crossing LOD_ZOOM.
+import { Handle, Position, useEdges, useStore, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
 import { memo, useEffect, useMemo, useRef } from "react";
 import { useEditorEnv } from "./context";
 import {
@@ -12,6 +13,7 @@ import {
   type Port,
   type WfNode,
 } from "./graph";
+import { PortDots, zoomedOutSelector } from "./lod";
 import { issueStore, runStore, useKeyed } from "./stores";
 
 const STREAMING_TYPES = new Set(["llm", "agent"]);
@@ -90,6 +92,8 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<WfNode>) {
   const ins = dynamicInputs(spec, nodeType) ? null : inputPorts(spec, nodeType);
   const outs = outputPorts(spec, nodeType);
   const connectable = !readOnly;
+  // far zoomed out: port dots without handles (lod.tsx); merge nodes' ports depend on their edges
+  const lowDetail = useStore(zoomedOutSelector) && ins !== null;
   // Ports renamed without a size change (switch cases, edited ports): re-read the handles.
   const updateInternals = useUpdateNodeInternals();
   const signature = `${ins?.map((p) => p.name).join(",") ?? "*"}|${outs.map((p) => p.name).join(",")}`;
@@ -112,20 +116,24 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<WfNode>) {
         <span className="wf-node-type">{spec.type}</span>
       </div>
       {spec.name ? <div className="wf-node-id mono">{id}</div> : null}
-      <div className="wf-node-ports">
-        <div className="wf-node-ins">
-          {ins === null ? (
-            <DynamicInputs id={id} connectable={connectable} />
-          ) : (
-            ins.map((p) => <PortRow key={p.name} port={p} kind="in" connectable={connectable} />)
-          )}
+      {lowDetail && ins !== null ? (
+        <PortDots id={id} ins={ins} outs={outs} />
+      ) : (
+        <div className="wf-node-ports">
+          <div className="wf-node-ins">
+            {ins === null ? (
+              <DynamicInputs id={id} connectable={connectable} />
+            ) : (
+              ins.map((p) => <PortRow key={p.name} port={p} kind="in" connectable={connectable} />)
+            )}
+          </div>
+          <div className="wf-node-outs">
+            {outs.map((p) => (
+              <PortRow key={p.name} port={p} kind="out" connectable={connectable} />
+            ))}
+          </div>
         </div>
-        <div className="wf-node-outs">
-          {outs.map((p) => (
-            <PortRow key={p.name} port={p} kind="out" connectable={connectable} />
-          ))}
-        </div>
-      </div>
+      )}
       {STREAMING_TYPES.has(spec.type) && run?.tokens ? <Tokens id={id} text={run.tokens} /> : null}
       {run?.error ? <div className="wf-node-run-error">{run.error}</div> : null}
       {issues?.length ? (

@@ -408,7 +408,7 @@ export const NODE_WIDTH = 220;
 const HEAD = 38;
 const NAMED = 15;
 const ROW = 20;
-const FIRST_HANDLE_Y = 36.5 - 5;
+const FIRST_HANDLE_Y = 36.5; // top of the first handle (measured in chromium: 51.5 px on a named node)
 const HANDLE = 10;
 
 export function estimateGeometry(
@@ -439,8 +439,17 @@ export function withEstimates(nodes: WfNode[], edges: WfEdge[], types: Map<strin
     const set = dynamic.get(e.target) ?? dynamic.set(e.target, new Set()).get(e.target)!;
     set.add(e.targetHandle);
   }
+  // `measured` too: when a culled node is first drawn and its size is the estimate, React Flow then
+  // reports no size change, so drawing nodes that scroll into view does not re-run the editor's
+  // state update over every node of the graph (a node of another size still reports it).
   return nodes.map((n) => {
     const g = estimateGeometry(n.data.spec, types.get(n.data.spec.type), dynamic.get(n.id)?.size ?? 0);
-    return { ...n, initialWidth: g.width, initialHeight: g.height, handles: g.handles };
+    return {
+      ...n,
+      initialWidth: g.width,
+      initialHeight: g.height,
+      handles: g.handles,
+      measured: n.measured ?? { width: g.width, height: g.height },
+    };
   });
 }
