@@ -54,6 +54,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(size)
         self.answer({"method": "POST", "size": len(body), "tail": body[-5:].decode()}, 201)
 
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "42")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.send_header("Allow", "GET, HEAD, OPTIONS, POST")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
     def log_message(self, *args):
         pass
 
@@ -120,6 +133,16 @@ async def test_request_bodies_are_streamed_to_the_app(client, running) -> None:
     )
     assert response.status_code == 201, response.text
     assert response.json() == {"method": "POST", "size": 64 * 16384 + 5, "tail": "-end-"}
+
+
+async def test_head_and_options_reach_the_app(client, running) -> None:
+    head = await client.head(running["url"] + "page")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == "42"
+    assert head.headers["content-security-policy"].startswith("sandbox allow-scripts")
+    options = await client.options(running["url"] + "page")
+    assert options.status_code == 204
+    assert options.headers["allow"] == "GET, HEAD, OPTIONS, POST"
 
 
 async def test_list_and_get_show_status_uptime_and_resources(client, running) -> None:

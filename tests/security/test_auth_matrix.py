@@ -92,8 +92,17 @@ def operations(app: FastAPI) -> list[tuple[str, str]]:
         (method.upper(), path)
         for path, item in spec["paths"].items()
         for method in item
-        if method in {"get", "post", "put", "patch", "delete"}
+        if method in {"get", "head", "options", "post", "put", "patch", "delete"}
     )
+
+
+def error_code(response: httpx.Response) -> tuple[int, str | None]:
+    """The status and the error body's code (a HEAD answer has no body: the status alone,
+    its code taken as what the same GET would say)."""
+    if response.request.method == "HEAD":
+        codes = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+        return response.status_code, codes.get(response.status_code)
+    return response.status_code, response.json()["error"]["code"]
 
 
 def request_body(method: str, path: str, world: World) -> dict[str, Any]:
@@ -353,9 +362,8 @@ async def test_without_valid_credentials_every_route_is_401(
                 continue
             for url in fill(path, world):
                 response = await caller.request(method, url, **request_body(method, path, world))
-                body = response.json()
-                if response.status_code != 401 or body["error"]["code"] != "unauthenticated":
-                    wrong.append(f"{method} {url} → {response.status_code} {body}")
+                if error_code(response) != (401, "unauthenticated"):
+                    wrong.append(f"{method} {url} → {response.status_code} {response.text}")
             covered.append((method, path))
     print(f"auth matrix ({credentials}): {len(covered)} of {len(ops)} operations answer 401")
     record_property("unauthenticated_routes", len(covered))
@@ -428,10 +436,7 @@ async def test_objects_of_another_workspace_are_not_found(world: World, record_p
             if response.status_code != expected:
                 wrong.append(f"{method} {url} → {response.status_code} {response.text}")
             # Existence must not leak: the same answer as for an id that does not exist.
-            elif (response.status_code, response.json()["error"]["code"]) != (
-                absent.status_code,
-                absent.json()["error"]["code"],
-            ):
+            elif error_code(response) != error_code(absent):
                 wrong.append(f"{method} {url}: {response.text} but absent → {absent.text}")
     print(
         f"auth matrix (cross-workspace): {len(with_ids)} operations with object ids, "

@@ -1340,8 +1340,16 @@ export interface paths {
          * @description Forward the request to the app (see the module docstring for what is forwarded).
          */
         delete: operations["proxy_app_delete_apps__app_id___path__delete"];
-        options?: never;
-        head?: never;
+        /**
+         * Proxy App Options
+         * @description Forward the request to the app (see the module docstring for what is forwarded).
+         */
+        options: operations["proxy_app_options_apps__app_id___path__options"];
+        /**
+         * Proxy App Head
+         * @description Forward the request to the app (see the module docstring for what is forwarded).
+         */
+        head: operations["proxy_app_head_apps__app_id___path__head"];
         /**
          * Proxy App Patch
          * @description Forward the request to the app (see the module docstring for what is forwarded).
@@ -7880,6 +7888,66 @@ export interface operations {
         };
     };
     proxy_app_delete_apps__app_id___path__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    proxy_app_options_apps__app_id___path__options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    proxy_app_head_apps__app_id___path__head: {
         parameters: {
             query?: never;
             header?: never;

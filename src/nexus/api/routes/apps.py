@@ -66,7 +66,7 @@ APP_CSP = (
     "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads; "
     "frame-ancestors 'none'"
 )
-PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+PROXY_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 """HEAD and OPTIONS are not proxied (405): the API's own auth matrix covers exactly these."""
 
 
