@@ -13,6 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from nexus.worker.apps import Apps
+
 APP = """
 import http.server, json, os, socket
 
@@ -281,3 +283,33 @@ async def test_permanent_apps_have_no_ttl(client, app: FastAPI) -> None:
     later = apps.clock() + timedelta(days=30)
     apps.clock = lambda: later
     assert await apps.sweep() == []
+
+
+async def test_a_permanent_app_comes_back_after_a_restart(client, app: FastAPI) -> None:
+    project_id = await _project(client, {"server.py": APP})
+    permanent = await _start(client, project_id, permanent=True)
+    passing = await _start(client, project_id, ttl_s=600)
+    # The project changes after the start: a restart must not deploy the edit.
+    edited = await client.put(
+        f"/api/v1/code/projects/{project_id}/files/server.py", json={"content": CRASH}
+    )
+    assert edited.status_code in (200, 201), edited.text
+
+    old = app.state.apps
+    await old.shutdown()  # what the lifespan does when Nexus stops
+    restarted = Apps(old._sandbox, app.state.services.db)
+    app.state.apps = restarted
+    try:
+        await restarted.recover()
+        assert (await client.get(f"/api/v1/apps/{passing['id']}")).json()["status"] == "stopped"
+        for _ in range(300):
+            seen = (await client.get(f"/api/v1/apps/{permanent['id']}")).json()
+            if seen["status"] != "starting":
+                break
+            await asyncio.sleep(0.1)
+        assert seen["status"] == "running", seen
+        answer = await client.get(permanent["url"] + "again")
+        assert answer.status_code == 200 and answer.json()["path"] == "/again"
+    finally:
+        await restarted.shutdown()
+        app.state.apps = old

@@ -391,6 +391,12 @@ class CodeProjectRepository:
         """The project's current files: path -> content."""
         return {f.path: f.content for f in await self.list_files(project_id)}
 
+    async def files_at(self, project_id: str, at: datetime) -> dict[str, str]:
+        """The project's files as they were at ``at``: path -> content."""
+        async with self.db.sessions() as session:
+            then = await _as_of(session, project_id, at)
+        return {path: row.content for path, row in then.items() if row and not row.deleted}
+
     async def versions(self, project_id: str, path: str) -> list[FileVersion]:
         """Every version of ``path``, oldest first (``NotFoundError`` if it never existed)."""
         async with self.db.sessions() as session:
@@ -496,20 +502,28 @@ class CodeProjectRepository:
                     changes.append(_Change(path, row.content, row.deleted))
             else:
                 assert at is not None
-                rows = await session.scalars(
-                    sa.select(CodeFileVersionRow)
-                    .where(CodeFileVersionRow.project_id == project_id)
-                    .order_by(CodeFileVersionRow.path, CodeFileVersionRow.version)
-                )
-                then: dict[str, CodeFileVersionRow | None] = {}
-                for row in rows:
-                    then.setdefault(row.path, None)
-                    if row.created_at <= at:
-                        then[row.path] = row
-                for path, row in then.items():
+                for path, row in (await _as_of(session, project_id, at)).items():
                     if row is None:
                         changes.append(_Change(path, "", deleted=True))
                     else:
                         changes.append(_Change(path, row.content, row.deleted))
         text = message if message is not None else "revert project"
         return await self._apply(project_id, changes, author_kind, author_id, text)
+
+
+async def _as_of(
+    session: AsyncSession, project_id: str, at: datetime
+) -> dict[str, CodeFileVersionRow | None]:
+    """Every path the project ever had -> its newest version saved at or before ``at`` (``None``
+    for a path created later)."""
+    rows = await session.scalars(
+        sa.select(CodeFileVersionRow)
+        .where(CodeFileVersionRow.project_id == project_id)
+        .order_by(CodeFileVersionRow.path, CodeFileVersionRow.version)
+    )
+    then: dict[str, CodeFileVersionRow | None] = {}
+    for row in rows:
+        then.setdefault(row.path, None)
+        if row.created_at <= at:
+            then[row.path] = row
+    return then

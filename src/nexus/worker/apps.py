@@ -5,9 +5,12 @@ One ``Apps`` per API process (``app.state.apps``). Each app is a row (``nexus.st
 while it runs, an ``AppProcess`` (``nexus.sandbox.app_mode``) reached through an httpx transport
 over its Unix socket. Status moves ``starting`` → ``running`` → one of ``stopped`` (DELETE or
 shutdown), ``expired`` (TTL) or ``crashed`` (it exited by itself, or never answered HTTP);
-nothing moves back. An app does not survive a restart of Nexus: ``recover`` marks what was
-running as stopped. ``sweep`` (called every ``interval_s`` by ``run`` in the API lifespan, and
-directly by tests with an injected clock) expires apps past their TTL and records crashes.
+nothing moves back, except that a *permanent* app outlives Nexus: shutdown stops its process
+but leaves it active, and ``recover`` (at start-up) starts it again, same id and URL, from the
+project's files as they were when it was first started (later edits are not deployed by a
+restart); other apps still active at start-up are recorded as stopped. ``sweep`` (called
+every ``interval_s`` by ``run`` in the API lifespan, and directly by tests with an injected
+clock) expires apps past their TTL and records crashes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 
 ProjectFiles = Callable[[str], Awaitable[dict[str, str]]]
 """``async (project_id) -> {path: content}``: the current files of a code project."""
+ProjectFilesAt = Callable[[str, datetime], Awaitable[dict[str, str]]]
+"""``async (project_id, at) -> {path: content}``: a code project's files as they were at ``at``."""
 
 DEFAULT_TTL_S = 3600
 MAX_TTL_S = 7 * 24 * 3600
@@ -54,12 +59,16 @@ class Apps:
         db: Database,
         *,
         files: ProjectFiles | None = None,
+        files_at: ProjectFilesAt | None = None,
         clock: Callable[[], datetime] = utcnow,
         health_timeout_s: float = HEALTH_TIMEOUT_S,
     ) -> None:
         self._sandbox = sandbox
         self.repo = AppRepository(db)
-        self._files = files if files is not None else CodeProjectRepository(db).files
+        projects = CodeProjectRepository(db)
+        self._files = files if files is not None else projects.files
+        self._files_at = files_at if files_at is not None else projects.files_at
+        self._restarts: set[asyncio.Task[None]] = set()
         self.clock = clock
         self._health_timeout_s = health_timeout_s
         self._live: dict[str, LiveApp] = {}
@@ -108,22 +117,27 @@ class Apps:
         except BaseException:
             await asyncio.to_thread(process.stop)
             raise
-        self._live[app.id] = LiveApp(
+        return await self._watch(app.id, process)
+
+    async def _watch(self, app_id: str, process: AppProcess) -> StoredApp:
+        """Make ``process`` the app's and wait until it answers HTTP (``running``) or not
+        (``crashed``)."""
+        self._live[app_id] = LiveApp(
             process, httpx.AsyncHTTPTransport(uds=process.socket_path, retries=0)
         )
         healthy = await asyncio.to_thread(process.wait_healthy, self._health_timeout_s)
         if healthy:
-            return await self._set(app.id, status="running")
+            return await self._set(app_id, status="running")
         if process.running:
             await self._end(
-                app.id,
+                app_id,
                 "crashed",
                 error=f"the app did not answer HTTP on 127.0.0.1:$PORT within "
                 f"{self._health_timeout_s:g} s",
             )
         else:
-            await self._end(app.id, "crashed")
-        return await self._require(app.id)
+            await self._end(app_id, "crashed")
+        return await self._require(app_id)
 
     async def stop(self, app_id: str, status: str = "stopped") -> StoredApp:
         """Stop a running app (``stopped`` or ``expired``); a finished one is left as it is."""
@@ -217,14 +231,62 @@ class Apps:
                 log.exception("hosted apps: sweep failed")
 
     async def recover(self) -> None:
-        """After a restart nothing runs any more: record that (apps are not restarted)."""
+        """At start-up: permanent apps start again (in the background: start-up does not wait
+        for them); other apps that were active are recorded as stopped."""
         for app in await self.repo.active():
-            if app.id not in self._live:
+            if app.id in self._live:
+                continue
+            if not app.permanent:
                 await self._set(
                     app.id, status="stopped", ended_at=self.clock(), error="Nexus restarted"
                 )
+                continue
+            await self._set(app.id, status="starting", started_at=self.clock())
+            task = asyncio.get_running_loop().create_task(
+                self._restart(app), name=f"hosted-app-restart-{app.id}"
+            )
+            self._restarts.add(task)
+            task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, app: StoredApp) -> None:
+        try:
+            if self._sandbox is None:
+                raise SandboxUnavailableError("the sandbox is not configured")
+            files = await self._files_at(app.project_id, app.created_at)
+            if not files:
+                raise InvalidInputError("the project had no files when the app was started")
+            process = await asyncio.to_thread(self._sandbox.start_app, files, app.entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("hosted app %s could not be restarted: %s", app.id, exc)
+            await self._set(
+                app.id,
+                status="crashed",
+                ended_at=self.clock(),
+                error=f"could not restart after Nexus restarted: {exc}",
+            )
+            return
+        await self._watch(app.id, process)
 
     async def shutdown(self) -> None:
+        """Stop every app's process: permanent ones stay active (``recover`` restarts them),
+        the others are recorded as stopped."""
+        for task in list(self._restarts):
+            task.cancel()
+        await asyncio.gather(*self._restarts, return_exceptions=True)
         for app_id in list(self._live):
             with contextlib.suppress(Exception):
-                await self._end(app_id, "stopped", error="Nexus shut down")
+                app = await self._require(app_id)
+                if app.permanent:
+                    await self._pause(app_id)
+                else:
+                    await self._end(app_id, "stopped", error="Nexus shut down")
+
+    async def _pause(self, app_id: str) -> None:
+        """Stop a permanent app's process and leave its record active."""
+        async with self._lock:
+            live = self._live.pop(app_id, None)
+        if live is not None:
+            await asyncio.to_thread(live.process.stop)
+            await live.transport.aclose()
