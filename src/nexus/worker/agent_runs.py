@@ -149,9 +149,18 @@ class AgentRunner:
             self._execute(run_id, bundle, compiled, text, history_key, writer),
             name=f"nexus-run-{run_id}",
         )
+        self.track(run_id, task)
+        return run
+
+    def track(self, run_id: str, task: asyncio.Task[None]) -> None:
+        """Register the task executing ``run_id`` (any inline run kind: code tasks use it too),
+        so ``wait``, ``cancel`` and ``shutdown`` reach it; it is forgotten when it ends."""
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
-        return run
+
+    def is_live(self, run_id: str) -> bool:
+        """Whether ``run_id`` executes in this process."""
+        return run_id in self._tasks
 
     async def wait(self, run_id: str) -> StoredRun:
         task = self._tasks.get(run_id)

@@ -220,9 +220,7 @@ class CodeTasks:
         work = self._execute(run_id, request, model_id, project_id, entry, writer)
         task = asyncio.get_running_loop().create_task(work, name=f"nexus-code-task-{run_id}")
         # Registered with the agent runner so /runs/{id}/cancel, wait and shutdown reach it.
-        tasks = self.runner._tasks  # one task map for every inline run kind
-        tasks[run_id] = task
-        task.add_done_callback(lambda _t: tasks.pop(run_id, None))
+        self.runner.track(run_id, task)
         return run
 
     async def wait(self, run_id: str) -> StoredRun:
@@ -241,7 +239,7 @@ class CodeTasks:
                 runs, _ = await self.s.runs.list(
                     where=RunRow.kind == CODE_TASK, status=status, limit=100
                 )
-                runs = [r for r in runs if r.id not in self.runner._tasks]
+                runs = [r for r in runs if not self.runner.is_live(r.id)]
                 if not runs:
                     break
                 for run in runs:
