@@ -237,6 +237,45 @@ async def test_invalid_graphs_are_422_with_details_and_write_nothing(
     assert (await client.get("/api/v1/workflows")).json()["total"] == 0
 
 
+@pytest.mark.parametrize("body,node,field", BAD_GRAPHS)
+async def test_an_unfinished_draft_is_saved_with_its_problems_and_cannot_run(
+    client, body, node, field
+) -> None:
+    created = await _create(client, CHAIN)
+    url = f"/api/v1/workflows/{created['id']}"
+    assert created["problems"] == []
+    saved = await client.put(url, json=body)
+    assert saved.status_code == 200, saved.text  # the work is kept
+    problems = saved.json()["problems"]
+    assert problems and saved.json()["nodes"] == (await client.get(url)).json()["nodes"]
+    if node is not None:
+        assert problems[0]["node"] == node
+    if field is not None:
+        assert field in problems[0]["field"]
+    assert (await client.get(url)).json()["problems"] == problems
+    # It cannot run or be published until the problems are fixed.
+    ran = await client.post(f"{url}/execute", json={"input_data": {"name": "a"}})
+    assert ran.status_code == 422 and ran.json()["error"]["details"], ran.text
+    assert (await client.post(f"{url}/versions")).status_code == 422
+    assert (await client.get("/api/v1/runs")).json()["total"] == 0
+    fixed = await client.put(url, json=CHAIN)
+    assert fixed.status_code == 200 and fixed.json()["problems"] == []
+    ran = await client.post(f"{url}/execute", json={"input_data": {"name": "a"}})
+    assert ran.status_code == 200 and ran.json()["status"] == "succeeded", ran.text
+
+
+async def test_a_body_that_is_not_a_workflow_is_refused_and_saves_nothing(client) -> None:
+    created = await _create(client, CHAIN)
+    url = f"/api/v1/workflows/{created['id']}"
+    for body in ({**CHAIN, "nodes": "many"}, {**CHAIN, "name": ""}, {**CHAIN, "extra": 1}):
+        response = await client.put(url, json=body)
+        assert response.status_code == 422, (body, response.text)
+    after = (await client.get(url)).json()
+    assert {k: after[k] for k in ("name", "nodes", "edges")} == {
+        k: created[k] for k in ("name", "nodes", "edges")
+    }
+
+
 BAD_REQUESTS = [
     ("get", "/api/v1/workflows/wf_missing", None, 404),
     ("put", "/api/v1/workflows/wf_missing", CHAIN, 404),

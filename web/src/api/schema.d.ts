@@ -1119,11 +1119,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Workflow */
+        /**
+         * Get Workflow
+         * @description The draft, with what keeps it from running (``problems``).
+         */
         get: operations["get_workflow_api_v1_workflows__workflow_id__get"];
         /**
          * Update Workflow
          * @description Replace the draft; published versions and running runs are not affected.
+         *
+         *     An unfinished graph is saved too (work is never lost to a half-drawn edge): the answer's
+         *     ``problems`` say what keeps it from running, and ``execute`` and publishing refuse it
+         *     until they are fixed. A body that is not a workflow at all is a 422 and saves nothing.
          */
         put: operations["update_workflow_api_v1_workflows__workflow_id__put"];
         post?: never;
@@ -2950,6 +2957,11 @@ export interface components {
             nodes?: components["schemas"]["NodeSpec"][];
             /** Owner Id */
             owner_id: string | null;
+            /**
+             * Problems
+             * @default []
+             */
+            problems: components["schemas"]["ValidationProblem"][];
             /** Published Version */
             published_version: number | null;
             /**

@@ -38,6 +38,7 @@ import {
   edgeId,
   freshId,
   issuesFromDetails,
+  problemsAsIssues,
   NEW_INPUT_HANDLE,
   needsLayout,
   NODE_WIDTH,
@@ -189,7 +190,7 @@ function Editor({
   const [dirty, setDirty] = useState(false);
   const [historyTick, setHistoryTick] = useState(0);
 
-  const [issues, setIssues] = useState<Issue[]>([]);
+  const [issues, setIssues] = useState<Issue[]>(() => problemsAsIssues(initial.problems));
   const [selectedIds, setSelectedIds] = useState<string[]>([]);
   const [connectionError, setConnectionError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -586,9 +587,15 @@ function Editor({
       savedSnap.current = snap;
       setSaved(wf);
       localIssues.current = false;
-      setIssues([]);
+      // An unfinished graph is saved too; its problems keep it from running until fixed.
+      const problems = attachNodeIds(problemsAsIssues(wf.problems), body.nodes);
+      setIssues(problems);
       setDirty(present.current !== snap || pendingEdit.current);
-      setNotice("Saved.");
+      setNotice(
+        problems.length === 0
+          ? "Saved."
+          : `Saved with ${problems.length} problem${problems.length === 1 ? "" : "s"}: it cannot run until ${problems.length === 1 ? "it is" : "they are"} fixed.`,
+      );
       return true;
     } catch (e) {
       if (e instanceof ApiError) {
@@ -624,10 +631,7 @@ function Editor({
     const body = specBody();
     try {
       const report = await ok(api.POST("/api/v1/workflows/validate", { body: body as never }));
-      const server = attachNodeIds(
-        report.errors.map((e) => ({ node: e.node ?? null, field: e.field ?? "", message: e.message })),
-        body.nodes,
-      );
+      const server = attachNodeIds(problemsAsIssues(report.errors), body.nodes);
       const all = server.length > 0 ? server : found;
       localIssues.current = server.length === 0;
       setIssues(all);

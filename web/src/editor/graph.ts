@@ -392,6 +392,13 @@ export function issuesFromDetails(details: unknown): Issue[] {
 }
 
 /** `nodes[3].properties.x` (a pydantic path) names node 3: map it to that node's id. */
+/** The server's validation problems (a saved draft's, or a validate report's) as issues. */
+export function problemsAsIssues(
+  problems: { node?: string | null; field?: string | null; message: string }[] | undefined,
+): Issue[] {
+  return (problems ?? []).map((p) => ({ node: p.node ?? null, field: p.field ?? "", message: p.message }));
+}
+
 export function attachNodeIds(issues: Issue[], nodes: { id: string }[]): Issue[] {
   return issues.map((i) => {
     if (i.node) return i;

@@ -146,7 +146,7 @@ export default function WorkflowsPage() {
         headers: { "Content-Type": isJson ? "application/json" : "application/yaml" },
         body: await file.text(),
       });
-      const created = (await response.json()) as Workflow;
+      const created = (await response.json()) as Schemas["WorkflowPublic"];
       setItems((prev) => [summary(created), ...(prev ?? [])]);
       setNotice({ message: `Imported “${created.name}”.`, kind: "info" });
     } catch (err) {

@@ -79,8 +79,29 @@ EditableWorkflowDep = Annotated[StoredWorkflow, Depends(editable_workflow)]
 RunnableWorkflowDep = Annotated[StoredWorkflow, Depends(runnable_workflow)]
 
 
-def workflow_public(workflow: StoredWorkflow, principal: Principal) -> WorkflowPublic:
+def problems_of(runs: WorkflowRuns, spec: WorkflowSpec) -> list[ValidationProblem]:
+    """What keeps ``spec`` from running, as ``execute`` checks it (empty: it can run)."""
+    try:
+        runs.compile(spec)
+    except InvalidInputError as exc:
+        details = exc.details if isinstance(exc.details, list) and exc.details else None
+        found = details or [{"node": None, "field": exc.field, "message": str(exc)}]
+        return [
+            ValidationProblem(
+                node=p.get("node"), field=p.get("field"), message=str(p.get("message", ""))
+            )
+            for p in found
+        ]
+    return []
+
+
+def workflow_public(
+    workflow: StoredWorkflow,
+    principal: Principal,
+    problems: list[ValidationProblem] | None = None,
+) -> WorkflowPublic:
     return WorkflowPublic(
+        problems=problems or [],
         **workflow.spec.model_dump(),
         id=workflow.id,
         owner_id=workflow.owner_id,
@@ -203,21 +224,8 @@ async def validate_workflow(
     """Check a graph as ``execute`` would (types, edges, cycles, required properties, reachable
     outputs) without saving it: every problem names its node and field. A body that is not a
     workflow at all is a 422 like everywhere else."""
-    try:
-        runs.compile(body.spec())
-    except InvalidInputError as exc:
-        details = exc.details if isinstance(exc.details, list) and exc.details else None
-        problems = details or [{"node": None, "field": exc.field, "message": str(exc)}]
-        return ValidationReport(
-            valid=False,
-            errors=[
-                ValidationProblem(
-                    node=p.get("node"), field=p.get("field"), message=str(p.get("message", ""))
-                )
-                for p in problems
-            ],
-        )
-    return ValidationReport(valid=True, errors=[])
+    problems = problems_of(runs, body.spec())
+    return ValidationReport(valid=not problems, errors=problems)
 
 
 @router.get("")
@@ -251,8 +259,11 @@ async def list_workflows(
 
 
 @router.get("/{workflow_id}")
-async def get_workflow(workflow: WorkflowDep, principal: PrincipalDep) -> WorkflowPublic:
-    return workflow_public(workflow, principal)
+async def get_workflow(
+    workflow: WorkflowDep, principal: PrincipalDep, runs: WorkflowRunsDep
+) -> WorkflowPublic:
+    """The draft, with what keeps it from running (``problems``)."""
+    return workflow_public(workflow, principal, problems_of(runs, workflow.spec))
 
 
 @router.put("/{workflow_id}")
@@ -264,13 +275,17 @@ async def update_workflow(
     services: ServicesDep,
     runs: WorkflowRunsDep,
 ) -> WorkflowPublic:
-    """Replace the draft; published versions and running runs are not affected."""
+    """Replace the draft; published versions and running runs are not affected.
+
+    An unfinished graph is saved too (work is never lost to a half-drawn edge): the answer's
+    ``problems`` say what keeps it from running, and ``execute`` and publishing refuse it
+    until they are fixed. A body that is not a workflow at all is a 422 and saves nothing."""
     spec = body.spec()
-    runs.compile(spec)
+    problems = problems_of(runs, spec)
     visibility = body.visibility.value if body.visibility is not None else None
     updated = await services.workflows.update(workflow.id, spec, visibility=visibility)
     await audit(request, services, "workflow_updated", "workflow", workflow.id)
-    return workflow_public(updated, principal)
+    return workflow_public(updated, principal, problems)
 
 
 @router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -358,6 +373,7 @@ async def restore_version(
     version: Annotated[int, Path(ge=1)],
     principal: PrincipalDep,
     services: ServicesDep,
+    runs: WorkflowRunsDep,
 ) -> WorkflowPublic:
     """Make ``version``'s spec the draft again (publish it to run it by default)."""
     stored = await services.workflows.version(workflow.id, version)
@@ -367,7 +383,7 @@ async def restore_version(
     await audit(
         request, services, "workflow_restored", "workflow", workflow.id, {"version": version}
     )
-    return workflow_public(updated, principal)
+    return workflow_public(updated, principal, problems_of(runs, updated.spec))
 
 
 def spec_diff(old: WorkflowSpec, new: WorkflowSpec) -> SpecDiff:

@@ -49,6 +49,9 @@ class WorkflowPublic(WorkflowSpec):
     editable: bool
     created_at: datetime
     updated_at: datetime
+    problems: list[ValidationProblem] = []
+    """What keeps the draft from running (empty when it can run): a saved draft may be
+    unfinished; ``execute`` and publishing refuse it until these are fixed."""
 
 
 class WorkflowSummaryPublic(BaseModel):
