@@ -171,7 +171,8 @@ function Editor({
     if (start.nodes.length > LARGE_GRAPH) fitTo(firstView, { minZoom: 0.25, alignStart: true });
   }, [start, firstView, fitTo]);
 
-  // zoomed far out, small text is unreadable and is most of what painting costs: hide it (CSS)
+  // zoomed far out, small text is unreadable and is most of what painting costs: hide it (CSS;
+  // nodes draw less themselves, lod.tsx), and the background dots
   const zoomedOut = useStore(zoomedOutSelector);
 
   const [nodes, setNodes] = useState<WfNode[]>(start.nodes);
@@ -919,7 +920,8 @@ function Editor({
               proOptions={PRO_OPTIONS}
               aria-label="Workflow canvas"
             >
-              <Background variant={BackgroundVariant.Dots} gap={24} size={1} color="rgba(0,255,255,0.18)" />
+              {/* zoomed out, the dots are specks that cost a third of each zoom frame's raster */}
+              {zoomedOut ? null : <Background variant={BackgroundVariant.Dots} gap={24} size={1} color="rgba(0,255,255,0.18)" />}
               {nodes.length > LARGE_GRAPH ? (
                 <Panel position="bottom-right">
                   <CanvasMiniMap nodes={nodes} />
