@@ -233,6 +233,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agents/{agent_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sessions
+         * @description Your sessions with this agent, the most recently active first (continue one by running
+         *     the agent with its ``session_id``; its runs are at ``GET /api/v1/runs?agent_id=``).
+         */
+        get: operations["list_sessions_api_v1_agents__agent_id__sessions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents/{agent_id}/tools": {
         parameters: {
             query?: never;
@@ -1717,6 +1738,25 @@ export interface components {
             /** Tools */
             tools: boolean;
         };
+        /** ChatSessionPublic */
+        ChatSessionPublic: {
+            /** Id */
+            id: string;
+            /**
+             * Last At
+             * Format: date-time
+             */
+            last_at: string;
+            /** Runs */
+            runs: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Title */
+            title: string;
+        };
         /** CodeTaskAccepted */
         CodeTaskAccepted: {
             /** Error */
@@ -2301,6 +2341,17 @@ export interface components {
         Page_AuditEntryPublic_: {
             /** Items */
             items: components["schemas"]["AuditEntryPublic"][];
+            /** Limit */
+            limit: number;
+            /** Page */
+            page: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[ChatSessionPublic] */
+        Page_ChatSessionPublic_: {
+            /** Items */
+            items: components["schemas"]["ChatSessionPublic"][];
             /** Limit */
             limit: number;
             /** Page */
@@ -4006,6 +4057,58 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_sessions_api_v1_agents__agent_id__sessions_get: {
+        parameters: {
+            query?: {
+                page?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ChatSessionPublic_"];
+                };
             };
             /** @description Not found */
             404: {

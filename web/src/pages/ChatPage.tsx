@@ -7,36 +7,16 @@ import { Button, EmptyState, ErrorState, GlassPanel, LoadingState, PageHeader } 
 import { fetchAgents } from "./AgentsPage";
 
 type Agent = Schemas["AgentPublic"];
-interface SessionSummary {
-  id: string;
-  title: string;
-  last: string;
-  runs: number;
-}
+type SessionSummary = Schemas["ChatSessionPublic"];
 
-/** The agent's chat sessions of the caller, newest first, from its runs. */
+/** The caller's chat sessions with the agent, most recently active first (the 100 latest). */
 async function fetchSessions(agentId: string): Promise<SessionSummary[]> {
   const page = await ok(
-    api.GET("/api/v1/runs", { params: { query: { agent_id: agentId, limit: 100 } } }),
+    api.GET("/api/v1/agents/{agent_id}/sessions", {
+      params: { path: { agent_id: agentId }, query: { limit: 100 } },
+    }),
   );
-  const byId = new Map<string, SessionSummary & { first: string }>();
-  for (const run of page.items) {
-    if (!run.session_id) continue;
-    const input = (run.input as { input?: unknown }).input;
-    const text = typeof input === "string" ? input : "";
-    const entry = byId.get(run.session_id);
-    if (!entry) {
-      byId.set(run.session_id, { id: run.session_id, title: text, first: run.created_at, last: run.created_at, runs: 1 });
-    } else {
-      entry.runs += 1;
-      if (run.created_at < entry.first) {
-        entry.first = run.created_at;
-        entry.title = text;
-      }
-      if (run.created_at > entry.last) entry.last = run.created_at;
-    }
-  }
-  return [...byId.values()].sort((a, b) => b.last.localeCompare(a.last));
+  return page.items;
 }
 
 export default function ChatPage() {
@@ -154,7 +134,7 @@ export default function ChatPage() {
                         {s.title || "(empty)"}
                       </div>
                       <div className="list-sub">
-                        {new Date(s.last).toLocaleString()} · {s.runs} message{s.runs === 1 ? "" : "s"}
+                        {new Date(s.last_at).toLocaleString()} · {s.runs} message{s.runs === 1 ? "" : "s"}
                       </div>
                     </button>
                   </li>
