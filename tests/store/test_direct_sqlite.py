@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nexus.core.events import RUN_COMPLETED, RunEvent
 from nexus.core.status import RunStatus
+from nexus.store import event_log
 from nexus.store.db import Database, connect
 from nexus.store.direct_sqlite import DirectSqlite, decode_datetime, encode_datetime
 from nexus.store.event_log import RunEventLog
@@ -294,3 +295,32 @@ def test_datetimes_are_stored_and_read_like_sqlalchemy() -> None:
     assert encode_datetime(aware) == "2026-11-22 05:08:09.000010"
     assert decode_datetime("2026-11-22 05:08:09.000010") == aware.astimezone(UTC)
     assert decode_datetime(None) is None and encode_datetime(None) is None
+
+
+@pytest.mark.parametrize("path", ["direct", "engine"])
+async def test_the_last_events_commit_with_the_final_state(db, monkeypatch, path) -> None:
+    monkeypatch.setattr(event_log, "FLUSH_INTERVAL_S", 3600.0)
+    database = db if path == "direct" else engine_only(db)
+    runs, log = RunRepository(database), RunEventLog(database)
+    await runs.create("run_f", agent_id=None, session_id=None, input={}, spec_snapshot={})
+    writer = log.open_new("run_f")
+    seen = log.bus.subscribe("run_f")
+    writer.emit("token", {"i": 0})
+    writer.emit("message", {"text": "hi"})
+    with pytest.raises(RuntimeError):  # a failed transaction: the events are pending again
+        async with writer.last_batch(RUN_COMPLETED, {"status": "succeeded"}) as events:
+            assert [e.seq for e in events] == [1, 2, 3]
+            raise RuntimeError("the transaction failed")
+    assert writer.last_seq == 2 and [e.seq for e in writer.events] == [1, 2]
+    async with writer.last_batch(RUN_COMPLETED, {"status": "succeeded"}) as events:
+        assert await runs.finish("run_f", RunStatus.SUCCEEDED, output="hi", events=events)
+        assert [e.seq for e in await log.read("run_f")] == [1, 2, 3]
+        assert seen.qsize() == 2  # published only once committed
+    assert seen.qsize() == 3 and writer.events[-1].type == RUN_COMPLETED
+    await writer.close()
+    assert [(e.seq, e.type) for e in await log.read("run_f")] == [
+        (1, "token"),
+        (2, "message"),
+        (3, RUN_COMPLETED),
+    ]
+    assert (await runs.get("run_f")).status is RunStatus.SUCCEEDED

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -132,6 +133,31 @@ class RunEventWriter:
             await self.flush()
         finally:
             self._log.forget(self)
+
+    @asynccontextmanager
+    async def last_batch(self, type: str, data: dict[str, Any]) -> AsyncIterator[list[RunEvent]]:
+        """The pending events and a last one (``type``, ``data``), for the caller to insert in
+        its own transaction (``RunRepository.finish``): the run's final state and its
+        ``run_completed`` then commit together. No other batch is inserted meanwhile, so the
+        table still holds a run's events in order. The last event is published (and kept in
+        memory) only when the block exits without an error; on an error every event of the
+        batch is pending again."""
+        self._cancel_timer()
+        while self._drain_task is not None:
+            await asyncio.shield(self._drain_task)
+        async with self._inserting:
+            self._seq += 1
+            last = RunEvent(self.run_id, self._seq, type, data, time.time())
+            batch, self._pending = [*self._pending, last], []
+            try:
+                yield batch
+            except BaseException:
+                self._pending[:0] = batch[:-1]
+                if self._seq == last.seq:
+                    self._seq -= 1
+                raise
+        self.events.append(last)
+        self._log.bus.publish(last)
 
 
 class RunEventLog:

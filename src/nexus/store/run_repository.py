@@ -11,6 +11,7 @@ so callers see the engine's error.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from nexus.core.errors import NotFoundError
+from nexus.core.events import RunEvent
 from nexus.core.status import RunStatus
 from nexus.store.db import Database
 from nexus.store.direct_sqlite import (
@@ -26,7 +28,7 @@ from nexus.store.direct_sqlite import (
     encode_datetime,
     encode_json,
 )
-from nexus.store.tables import RunRow, TraceSpanRow, utcnow
+from nexus.store.tables import RunEventRow, RunRow, TraceSpanRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -250,9 +252,11 @@ class RunRepository:
         error: dict[str, Any] | None = None,
         usage: dict[str, Any] | None = None,
         spans: list[dict[str, Any]] | None = None,
+        events: Sequence[RunEvent] = (),
     ) -> bool:
         """Record the final state (and the run's trace spans) once, in one transaction;
-        False if the run had already finished."""
+        False if the run had already finished. ``events`` (the run's last ones, from
+        ``RunEventWriter.last_batch``) are inserted in the same transaction."""
         stored_output = {"value": output} if output is not None else None
         now = utcnow()
         rows = [_span_row(run_id, s) for s in spans] if spans else []
@@ -260,6 +264,8 @@ class RunRepository:
             statements: list[tuple[str, Any]] = []
             if rows:
                 statements.append((_DIRECT_SPAN_INSERT, [_span_params(r) for r in rows]))
+            if events:
+                statements.append((_DIRECT_EVENT_INSERT, [_event_params(e) for e in events]))
             params = (
                 status.value,
                 encode_json(stored_output),
@@ -279,6 +285,8 @@ class RunRepository:
         async with self.db.sessions.begin() as session:
             if rows:
                 await session.execute(sa.insert(TraceSpanRow), rows)
+            if events:
+                await session.execute(sa.insert(RunEventRow), [_event_row(e) for e in events])
             result = await session.execute(
                 sa.update(RunRow)
                 .where(RunRow.id == run_id, RunRow.status.not_in(_FINAL))
@@ -329,6 +337,20 @@ def _span_row(run_id: str, span: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _event_row(event: RunEvent) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "type": event.type,
+        "data": event.data,
+        "created_at": event.created_at,
+    }
+
+
+def _event_params(event: RunEvent) -> tuple[Any, ...]:
+    return (event.run_id, event.seq, event.type, encode_json(event.data), event.created_at)
+
+
 def _span_params(row: dict[str, Any]) -> tuple[Any, ...]:
     return (
         row["id"],
@@ -354,6 +376,10 @@ _DIRECT_SPAN_INSERT = """
 INSERT INTO trace_spans (id, trace_id, parent_id, run_id, kind, started_at, ended_at, data, error)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+
+_DIRECT_EVENT_INSERT = (
+    "INSERT INTO run_events (run_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)"
+)
 
 _DIRECT_FINISH = f"""
 UPDATE runs SET status = ?, output = ?, error = ?, usage = ?, finished_at = ?

@@ -264,23 +264,26 @@ class AgentRunner:
             await _until_done(self._record(run_id, outcome, writer))
 
     async def _record(self, run_id: str, outcome: AgentRunOutcome, writer: RunEventWriter) -> None:
+        """The final state, the trace spans and the last events (``run_completed`` included)
+        commit in one transaction: a reader that sees ``run_completed`` sees the final row."""
         usage = outcome.usage.to_dict()
         final = {"output": outcome.output, "error": outcome.error, "usage": usage}
+        completed = {
+            "status": outcome.status.value,
+            "output": outcome.output,
+            "error": outcome.error,
+            "usage": usage,
+        }
         try:
             spans = self.s.spans.take(trace_id_for(run_id))
-            await self.s.runs.finish(run_id, outcome.status, **final, spans=spans)
+            async with writer.last_batch(ev.RUN_COMPLETED, completed) as events:
+                await self.s.runs.finish(
+                    run_id, outcome.status, **final, spans=spans, events=events
+                )
         except Exception:  # spans are diagnostics: never lose the run's result over them
-            log.exception("could not store the trace spans of run %s", run_id)
+            log.exception("could not store the trace spans or last events of run %s", run_id)
             await self.s.runs.finish(run_id, outcome.status, **final)
-        writer.emit(
-            ev.RUN_COMPLETED,
-            {
-                "status": outcome.status.value,
-                "output": outcome.output,
-                "error": outcome.error,
-                "usage": usage,
-            },
-        )
+            writer.emit(ev.RUN_COMPLETED, completed)  # after the row holds the final state
         await writer.close()
 
 
