@@ -1,5 +1,5 @@
 """The workflow editor in the browser: build by drag and drop, save, run, inspect, fail and retry,
-and refuse an incompatible connection."""
+refuse an incompatible connection, and ask before Back leaves unsaved changes."""
 
 from __future__ import annotations
 
@@ -218,3 +218,50 @@ def test_an_incompatible_connection_is_refused_with_a_visible_reason(
     save_screenshot(page, "screen-editor-refused-connection")
     stored = nexus.api.get(f"/api/v1/workflows/{workflow_id}").json()
     assert stored["edges"] == []
+
+
+def test_back_with_unsaved_changes_asks_and_stay_keeps_the_edit(
+    page: Any, nexus: NexusServer
+) -> None:
+    workflow_id = create_workflow(
+        nexus,
+        {
+            "name": "Guarded",
+            "nodes": [
+                {
+                    "id": "only",
+                    "type": "transform",
+                    "name": "Before",
+                    "position": {"x": 0, "y": 0},
+                    "properties": {"template": "x", "output_type": "text"},
+                }
+            ],
+        },
+    )
+    page.goto("/workflows")
+    page.get_by_role("link", name="Guarded", exact=True).click()
+    page.wait_for_url(f"**/workflows/{workflow_id}")
+    expect(canvas_nodes(page)).to_have_count(1)
+
+    page.get_by_test_id("node-only").click()
+    name = page.get_by_test_id("properties-panel").get_by_label("Node name", exact=True)
+    name.fill("After")
+    save = page.get_by_role("button", name="Save", exact=True)
+    expect(save).to_be_enabled()
+
+    page.go_back()
+    guard = page.get_by_role("dialog", name="Leave without saving?")
+    expect(guard).to_be_visible()
+    save_screenshot(page, "screen-editor-leave-guard")
+    guard.get_by_role("button", name="Stay").click()
+    expect(guard).to_be_hidden()
+    assert page.url.endswith(f"/workflows/{workflow_id}")
+    expect(page.get_by_test_id("node-only")).to_contain_text("After")
+    expect(save).to_be_enabled()
+
+    # leaving on purpose drops the edit
+    page.go_back()
+    guard.get_by_role("button", name="Leave without saving").click()
+    page.wait_for_url("**/workflows")
+    stored = nexus.api.get(f"/api/v1/workflows/{workflow_id}").json()
+    assert [n.get("name") for n in stored["nodes"]] == ["Before"]

@@ -1,5 +1,13 @@
 import { lazy, Suspense, type ReactNode } from "react";
-import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import {
+  createBrowserRouter,
+  createRoutesFromElements,
+  Navigate,
+  Outlet,
+  Route,
+  RouterProvider,
+  useLocation,
+} from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { Layout } from "./components/Layout";
 import { LoadingState } from "./components/ui";
@@ -23,32 +31,42 @@ function Private({ children }: { children: ReactNode }) {
   return <Layout>{children}</Layout>;
 }
 
+/** Lazy pages load under one Suspense boundary. */
+function Root() {
+  return (
+    <Suspense fallback={<LoadingState label="Loading" />}>
+      <Outlet />
+    </Suspense>
+  );
+}
+
+// A data router, so that the editor can block leaving with unsaved changes (useBlocker), the
+// browser's Back button included.
+const router = createBrowserRouter(
+  createRoutesFromElements(
+    <Route element={<Root />}>
+      <Route path="/login" element={<LoginPage />} />
+      <Route path="/setup" element={<FirstRunPage />} />
+      <Route path="/" element={<Navigate to="/workflows" replace />} />
+      <Route path="/workflows" element={<Private><WorkflowsPage /></Private>} />
+      <Route path="/workflows/:workflowId" element={<Private><EditorPage /></Private>} />
+      <Route path="/workflows/:workflowId/runs/:runId" element={<Private><EditorPage /></Private>} />
+      <Route path="/agents" element={<Private><AgentsPage /></Private>} />
+      <Route path="/agents/new" element={<Private><AgentBuilderPage /></Private>} />
+      <Route path="/agents/:agentId" element={<Private><AgentBuilderPage /></Private>} />
+      <Route path="/chat" element={<Private><ChatPage /></Private>} />
+      <Route path="/chat/:agentId" element={<Private><ChatPage /></Private>} />
+      <Route path="/settings" element={<Navigate to="/settings/keys" replace />} />
+      <Route path="/settings/:section" element={<Private><SettingsPage /></Private>} />
+      <Route path="*" element={<Navigate to="/workflows" replace />} />
+    </Route>,
+  ),
+);
+
 export function App() {
   return (
     <AuthProvider>
-      <BrowserRouter>
-        <Suspense fallback={<LoadingState label="Loading" />}>
-          <Routes>
-            <Route path="/login" element={<LoginPage />} />
-            <Route path="/setup" element={<FirstRunPage />} />
-            <Route path="/" element={<Navigate to="/workflows" replace />} />
-            <Route path="/workflows" element={<Private><WorkflowsPage /></Private>} />
-            <Route path="/workflows/:workflowId" element={<Private><EditorPage /></Private>} />
-            <Route
-              path="/workflows/:workflowId/runs/:runId"
-              element={<Private><EditorPage /></Private>}
-            />
-            <Route path="/agents" element={<Private><AgentsPage /></Private>} />
-            <Route path="/agents/new" element={<Private><AgentBuilderPage /></Private>} />
-            <Route path="/agents/:agentId" element={<Private><AgentBuilderPage /></Private>} />
-            <Route path="/chat" element={<Private><ChatPage /></Private>} />
-            <Route path="/chat/:agentId" element={<Private><ChatPage /></Private>} />
-            <Route path="/settings" element={<Navigate to="/settings/keys" replace />} />
-            <Route path="/settings/:section" element={<Private><SettingsPage /></Private>} />
-            <Route path="*" element={<Navigate to="/workflows" replace />} />
-          </Routes>
-        </Suspense>
-      </BrowserRouter>
+      <RouterProvider router={router} />
     </AuthProvider>
   );
 }

@@ -60,6 +60,7 @@ import { PropertiesPanel, type WorkflowMeta } from "./PropertiesPanel";
 import { RunPanel as RunPanelView } from "./run/RunPanel";
 import type { NodeRunState, RunView } from "./run/types";
 import { ShortcutsHelp } from "./ShortcutsHelp";
+import { LeaveGuard } from "./LeaveGuard";
 import { issueStore, runStore } from "./stores";
 import { nodeTypes } from "./WorkflowNode";
 import { VersionsPanel } from "./VersionsPanel";
@@ -718,7 +719,7 @@ function Editor({
         return;
       }
       if (isTyping(e.target)) return;
-      if (document.querySelector(".overlay") && e.key !== "Escape") return;
+      if (document.querySelector(".overlay, dialog[open]") && e.key !== "Escape") return;
       if (mod && key === "z") {
         e.preventDefault();
         if (readOnly) return;
@@ -789,30 +790,15 @@ function Editor({
     };
   }, [copy, paste]);
 
-  // ---- unsaved-changes guard ----------------------------------------------------------------
+  // ---- unsaved-changes guard: reload or close here; leaving in the app, LeaveGuard -----------
   useEffect(() => {
     if (!dirty) return;
     const onBeforeUnload = (e: BeforeUnloadEvent) => {
       e.preventDefault();
       e.returnValue = "";
     };
-    // in-app links (the router has no data-router blocker here): ask before leaving
-    const onClick = (e: MouseEvent) => {
-      const a = (e.target as HTMLElement | null)?.closest?.("a[href]") as HTMLAnchorElement | null;
-      if (!a || a.target === "_blank" || a.hasAttribute("download")) return;
-      const url = new URL(a.href, window.location.href);
-      if (url.origin !== window.location.origin || url.pathname === window.location.pathname) return;
-      if (!window.confirm("You have unsaved changes. Leave without saving?")) {
-        e.preventDefault();
-        e.stopPropagation();
-      }
-    };
     window.addEventListener("beforeunload", onBeforeUnload);
-    document.addEventListener("click", onClick, true);
-    return () => {
-      window.removeEventListener("beforeunload", onBeforeUnload);
-      document.removeEventListener("click", onClick, true);
-    };
+    return () => window.removeEventListener("beforeunload", onBeforeUnload);
   }, [dirty]);
 
   // ---- derived view state -------------------------------------------------------------------
@@ -988,6 +974,7 @@ function Editor({
           </aside>
         </div>
         {showHelp ? <ShortcutsHelp onClose={() => setShowHelp(false)} /> : null}
+        <LeaveGuard workflowId={initial.id} dirty={dirty && !readOnly} />
       </div>
     </EditorContext.Provider>
   );
