@@ -25,6 +25,8 @@ from nexus.observability.tracing import install as install_tracing
 from nexus.providers.registry import ProviderRegistry
 from nexus.security.accounts import Accounts
 from nexus.settings import Settings
+from nexus.store.db import Database
+from nexus.store.db import connect as connect_db
 from nexus.store.migrate import upgrade
 from nexus.testing.scripted_providers import ScriptedProviders
 
@@ -44,6 +46,16 @@ def settings(tmp_path: Path) -> Settings:
 def migrated(settings: Settings) -> Settings:
     upgrade(settings.resolved_database_url)
     return settings
+
+
+@pytest.fixture
+async def db(migrated: Settings) -> AsyncIterator[Database]:
+    """A connection to the migrated database of this test (no app, no services)."""
+    database = connect_db(migrated.resolved_database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,19 +25,10 @@ from nexus.security.vault import (
     missing_key_message,
 )
 from nexus.settings import Settings
-from nexus.store.db import Database, connect
+from nexus.store.db import Database
 from nexus.store.tables import CredentialRow, DataKeyRow
 
 SECRET = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
-
-
-@pytest.fixture
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

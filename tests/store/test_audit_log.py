@@ -1,24 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nexus.settings import Settings
 from nexus.store.audit_log import REDACTED, AuditEntry, AuditLog, redact
-from nexus.store.db import Database, connect
+from nexus.store.db import Database
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def test_record_and_list_newest_first(db: Database) -> None:

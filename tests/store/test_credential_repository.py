@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nexus.settings import Settings
 from nexus.store import credential_repository as repo
-from nexus.store.db import Database, connect
+from nexus.store.db import Database
 from nexus.store.tables import CredentialRow, DataKeyRow
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def cred(id: str, scope: str, *, owner: str | None, ws: str | None, minutes: int = 0,

@@ -12,18 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from nexus.core.events import RUN_COMPLETED, RunEvent
 from nexus.core.status import RunStatus
 from nexus.store import event_log
-from nexus.store.db import Database, connect
+from nexus.store.db import Database
 from nexus.store.event_log import EventBus, RunEventLog
 from nexus.store.run_repository import RunRepository
-
-
-@pytest.fixture
-async def db(migrated) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

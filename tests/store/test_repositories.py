@@ -3,25 +3,13 @@ the run state transitions."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from nexus.agents.spec import AgentSpec
 from nexus.core.errors import ConflictError, NotFoundError
 from nexus.core.status import RunStatus
 from nexus.store.agent_repository import AgentRepository
-from nexus.store.db import Database, connect
 from nexus.store.run_repository import RunRepository
-
-
-@pytest.fixture
-async def db(migrated) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def spec(name: str, **fields) -> AgentSpec:

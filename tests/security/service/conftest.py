@@ -3,23 +3,11 @@ a settable clock and an ``Accounts`` on both (overriding the app-level ``account
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from accounts_support import FAST, Clock
 
 from nexus.security.accounts import Accounts
-from nexus.settings import Settings
-from nexus.store.db import Database, connect
-
-
-@pytest.fixture
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    database = connect(migrated.resolved_database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
+from nexus.store.db import Database
 
 
 @pytest.fixture
