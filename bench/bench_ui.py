@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_ui.py                  # writes bench/results/ui.{json,md}
     .venv/bin/python bench/bench_ui.py --sizes 200,1000 # a subset
+    .venv/bin/python bench/bench_ui.py --trace          # + main-thread CPU time per gesture
 
 A real Nexus server (``nexus migrate`` + ``nexus serve`` on a free port, temporary NEXUS_HOME)
 serves the built web app (``web/dist``, or ``NEXUS_WEB_DIST``); generated workflows of 200, 1,000
@@ -21,6 +22,11 @@ Measured in the page with ``performance.now()`` and ``requestAnimationFrame``:
 * property edit: type into the selected node's "Node name" field; the time from the keydown event
   to the first frame after the node on the canvas shows the new name (MutationObserver + rAF),
   over 20 keystrokes.
+* with ``--trace``, each gesture is then done once more under a Chrome trace, and the CPU time
+  (thread time, not wall time) that the page's main thread and the raster worker threads spent
+  on it is recorded. Frame intervals stretch when other processes take the 2 cores; CPU time
+  much less so, which makes it the figure to compare builds by on a shared machine (the frame
+  figures above are measured without tracing, before it).
 
 Targets (issue 6): first render of 1,000 nodes ≤ 2 s; pan/zoom/drag p95 ≤ 33 ms at 1,000 nodes
 and ≤ 50 ms at 5,000; a property edit ≤ 100 ms to paint.
@@ -294,6 +300,39 @@ def visible_node(page: Any) -> Any:
     return page.locator(f'.react-flow__node[data-id="{ids[len(ids) // 2]}"]')
 
 
+TRACE_CATEGORIES = ["toplevel", "devtools.timeline", "disabled-by-default-devtools.timeline"]
+
+
+def cpu_during(browser: Any, page: Any, action: Any) -> dict[str, float]:
+    """CPU milliseconds of the renderer's main thread and raster workers while ``action`` runs."""
+    browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+    action(page)
+    page.wait_for_timeout(300)  # the last frames of the gesture
+    trace = json.loads(browser.stop_tracing())
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    names = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events
+        if e.get("ph") == "M" and e.get("name") == "thread_name"
+    }
+    busiest: dict[tuple[int, int], int] = {}
+    for e in events:
+        key = (e.get("pid"), e.get("tid"))
+        if names.get(key) == "CrRendererMain":  # type: ignore[arg-type]
+            busiest[key] = busiest.get(key, 0) + 1  # type: ignore[index]
+    main = max(busiest, key=lambda k: busiest[k])
+    cpu = {"main_ms": 0.0, "raster_ms": 0.0}
+    for e in events:
+        if e.get("ph") != "X" or e.get("pid") != main[0]:
+            continue
+        spent = e.get("tdur", e.get("dur", 0)) / 1000
+        if (e["pid"], e["tid"]) == main and e["name"] == "ThreadControllerImpl::RunTask":
+            cpu["main_ms"] += spent
+        elif e["name"] == "ThreadPool_RunTask":
+            cpu["raster_ms"] += spent
+    return {k: round(v, 1) for k, v in cpu.items()}
+
+
 def property_edit(page: Any) -> dict[str, float]:
     node = visible_node(page)
     node_id = node.get_attribute("data-id")
@@ -338,12 +377,12 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(sizes: list[int], dist: Path) -> dict[str, Any]:
+def run(sizes: list[int], dist: Path, trace: bool = False) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     home = Path(tempfile.mkdtemp(prefix="nexus-bench-ui-"))
     process, url = start_server(home, dist)
-    results: dict[str, Any] = {"machine_start": machine(), "sizes": {}}
+    results: dict[str, Any] = {"machine_start": machine(), "web": web_version(dist), "sizes": {}}
     try:
         with httpx.Client(base_url=url, timeout=120) as http:
             signed = http.post("/api/v1/auth/signup", json={"email": EMAIL, "password": PASSWORD})
@@ -380,6 +419,10 @@ def run(sizes: list[int], dist: Path) -> dict[str, Any]:
                 figures["zoom"] = frames_during(page, zoom)
                 figures["drag"] = frames_during(page, drag_node)
                 figures["frame_p95_worst"] = max(figures[k]["p95"] for k in ("pan", "zoom", "drag"))
+                if trace:
+                    log(f"{size} nodes: pan, zoom, drag again, traced")
+                    gestures = {"pan": pan, "zoom": zoom, "drag": drag_node}
+                    figures["cpu"] = {k: cpu_during(browser, page, g) for k, g in gestures.items()}
                 log(f"{size} nodes: property edit")
                 figures["property_edit"] = property_edit(page)
                 results["sizes"][str(size)] = figures
@@ -447,7 +490,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m0['cpu']}, {m0['cpus']} CPUs, Python {m0['python']}, {m0['chromium']}, "
         f"{m0['date']}. Load average at start {m0['load_average']}, at end "
-        f"{m1['load_average']} (the machine is shared: other work ran at the same time).",
+        f"{m1['load_average']} (the machine is shared: other work ran at the same time). "
+        f"Web app: {results.get('web', 'unknown')}.",
         "",
         "Method: see `bench/bench_ui.py` (headless chromium, `--disable-gpu` software rendering, "
         "1440×900; times from `performance.now()` and `requestAnimationFrame` in the page).",
@@ -483,7 +527,31 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {triple(f['pan'])} | {triple(f['zoom'])} | {triple(f['drag'])} "
             f"| {triple(f['property_edit'])} |"
         )
+    traced = {size: f["cpu"] for size, f in results["sizes"].items() if "cpu" in f}
+    if traced:
+        lines += [
+            "",
+            "CPU time of each gesture done again under a Chrome trace (`--trace`; thread time, "
+            "less sensitive to other processes than the frame intervals): main thread / raster "
+            "workers, ms.",
+            "",
+            "| nodes | pan | zoom | drag |",
+            "|---|---|---|---|",
+        ]
+        for size, cpu in traced.items():
+            pairs = [(cpu[g]["main_ms"], cpu[g]["raster_ms"]) for g in ("pan", "zoom", "drag")]
+            cells = " | ".join(f"{m:.0f} / {r:.0f}" for m, r in pairs)
+            lines.append(f"| {int(size):,} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def web_version(dist: Path) -> str:
+    """The commit of the web app measured (the last one that touched web/src), for the record."""
+    if dist.resolve() != (REPO / "web" / "dist").resolve():
+        return f"build at {dist}"
+    command = ["git", "log", "-1", "--format=%h", "--", "web/src"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
 
 
 def main() -> None:
@@ -491,11 +559,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     parser.add_argument("--output", default="ui", help="results file stem in bench/results")
+    parser.add_argument("--trace", action="store_true", help="also CPU time per gesture")
     args = parser.parse_args()
     dist = Path(os.environ.get("NEXUS_WEB_DIST") or REPO / "web" / "dist")
     if not (dist / "index.html").is_file():
         raise SystemExit(f"build the web app first (make web): {dist}/index.html is missing")
-    results = run([int(s) for s in args.sizes.split(",")], dist)
+    results = run([int(s) for s in args.sizes.split(",")], dist, args.trace)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.output}.json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)
