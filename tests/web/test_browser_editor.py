@@ -259,6 +259,16 @@ def test_back_with_unsaved_changes_asks_and_stay_keeps_the_edit(
     expect(page.get_by_test_id("node-only")).to_contain_text("After")
     expect(save).to_be_enabled()
 
+    # signing out is leaving too: "Stay" keeps the edit and the session
+    page.get_by_role("button", name="Sign out").click()
+    expect(guard).to_be_visible()
+    guard.get_by_role("button", name="Stay").click()
+    expect(guard).to_be_hidden()
+    assert page.url.endswith(f"/workflows/{workflow_id}")
+    expect(page.get_by_test_id("current-user")).to_be_visible()
+    expect(page.get_by_test_id("node-only")).to_contain_text("After")
+    assert page.evaluate("fetch('/api/v1/auth/me').then((r) => r.status)") == 200
+
     # leaving on purpose drops the edit
     page.go_back()
     guard.get_by_role("button", name="Leave without saving").click()

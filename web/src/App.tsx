@@ -1,4 +1,4 @@
-import { lazy, Suspense, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, type ReactNode } from "react";
 import {
   createBrowserRouter,
   createRoutesFromElements,
@@ -7,6 +7,7 @@ import {
   Route,
   RouterProvider,
   useLocation,
+  useNavigate,
 } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { Layout } from "./components/Layout";
@@ -31,6 +32,17 @@ function Private({ children }: { children: ReactNode }) {
   return <Layout>{children}</Layout>;
 }
 
+/** Signing out is a page of its own, so that leaving an editor with unsaved changes asks first
+ * (the editor's guard blocks the navigation here; "Stay" keeps the session). */
+function SignOut() {
+  const { signOut } = useAuth();
+  const navigate = useNavigate();
+  useEffect(() => {
+    void signOut().finally(() => navigate("/login", { replace: true }));
+  }, [signOut, navigate]);
+  return <LoadingState label="Signing out" />;
+}
+
 /** Lazy pages load under one Suspense boundary. */
 function Root() {
   return (
@@ -47,6 +59,7 @@ const router = createBrowserRouter(
     <Route element={<Root />}>
       <Route path="/login" element={<LoginPage />} />
       <Route path="/setup" element={<FirstRunPage />} />
+      <Route path="/signout" element={<SignOut />} />
       <Route path="/" element={<Navigate to="/workflows" replace />} />
       <Route path="/workflows" element={<Private><WorkflowsPage /></Private>} />
       <Route path="/workflows/:workflowId" element={<Private><EditorPage /></Private>} />

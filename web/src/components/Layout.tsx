@@ -10,7 +10,7 @@ const NAV = [
 ];
 
 export function Layout({ children }: { children: ReactNode }) {
-  const { me, signOut } = useAuth();
+  const { me } = useAuth();
   const navigate = useNavigate();
   return (
     <div className="app-shell">
@@ -32,10 +32,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </span>
           <button
             className="btn btn-ghost"
-            onClick={async () => {
-              await signOut();
-              navigate("/login");
-            }}
+            onClick={() => navigate("/signout")}
           >
             Sign out
           </button>
