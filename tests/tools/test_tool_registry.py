@@ -81,6 +81,23 @@ def test_duplicate_name_is_refused() -> None:
     assert registry.get("echo").description == "Repeat text."
 
 
+def test_the_version_changes_on_every_register_and_unregister() -> None:
+    registry = ToolRegistry()
+    seen = [registry.version]
+    registry.register(spec("alpha"))
+    seen.append(registry.version)
+    registry.unregister("alpha")
+    seen.append(registry.version)
+    registry.register(spec("alpha"))  # the same name again is still a change
+    seen.append(registry.version)
+    assert len(set(seen)) == 4
+    with pytest.raises(InvalidInputError):
+        registry.register(spec("alpha"))  # refused: nothing changed
+    with pytest.raises(NotFoundError):
+        registry.unregister("beta")
+    assert registry.version == seen[-1]
+
+
 @pytest.mark.parametrize("name", ["", "Echo", "1echo", "echo-tool", "echo tool", "é", "a" * 65])
 def test_bad_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidInputError, match="invalid tool name") as caught:

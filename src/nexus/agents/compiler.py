@@ -60,8 +60,11 @@ class AgentBundle:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledAgents:
+    """The SDK agents of a bundle. Shared by every run of the same bundle and keys
+    (``CompiledAgentCache``): nothing here may be changed once compiled."""
+
     root: Agent[Any]
     model_of: dict[str, str]  # SDK agent name → "provider:model", for usage accounting
 

@@ -126,6 +126,13 @@ class ToolRegistry:
 
     def __init__(self) -> None:
         self._specs: dict[str, ToolSpec] = {}
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """Changes on every ``register``/``unregister``: what was built from the registry at
+        one version (compiled agents) is stale at another."""
+        return self._version
 
     def register(self, spec: ToolSpec) -> None:
         """Add ``spec``; ``InvalidInputError`` if its name is taken or it is malformed."""
@@ -137,11 +144,13 @@ class ToolRegistry:
                 field="name",
             )
         self._specs[spec.name] = spec
+        self._version += 1
 
     def unregister(self, name: str) -> None:
         """Remove the tool ``name``; ``NotFoundError`` if there is none."""
         self.get(name)
         del self._specs[name]
+        self._version += 1
 
     def get(self, name: str) -> ToolSpec:
         """The tool ``name``; ``NotFoundError`` listing the available tools otherwise."""

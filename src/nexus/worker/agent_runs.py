@@ -1,9 +1,10 @@
 """Start, execute, cancel and recover agent runs (inline dispatch: an asyncio task per run).
 
 A run is accepted only once its agents compile (so a missing provider key or an unknown tool is
-a 4xx before anything is written). Its row is inserted ``queued`` with a snapshot of every spec
-it can reach; the task then moves it to ``running``, executes it, records the outcome, and emits
-``run_completed`` last — after the row holds the final state.
+a 4xx before anything is written); compiled agents are reused between runs (``compile``). Its
+row is inserted ``queued`` with a snapshot of every spec it can reach; the task then moves it to
+``running``, executes it, records the outcome, and emits ``run_completed`` last — after the row
+holds the final state.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from agents import Model, RunConfig
 
+from nexus.agents.compile_cache import DEFAULT_MAX_ENTRIES, CompiledAgentCache
 from nexus.agents.compiler import AgentBundle, CompiledAgents, compile_bundle
 from nexus.agents.guardrails import ModelResolver
 from nexus.agents.runner import AgentRunOutcome, run_agent
@@ -38,9 +40,12 @@ log = logging.getLogger(__name__)
 
 
 class AgentRunner:
-    def __init__(self, services: RunServices) -> None:
+    def __init__(
+        self, services: RunServices, *, compiled_cache_size: int = DEFAULT_MAX_ENTRIES
+    ) -> None:
         self.s = services
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.compiled_agents = CompiledAgentCache(compiled_cache_size)
 
     async def find_ref(self, ref: str, workspace_id: str | None) -> StoredAgent | None:
         """A handoff target: an agent of the same workspace by id or name, or a public one by id."""
@@ -79,11 +84,32 @@ class AgentRunner:
             pending.extend(h.agent for h in target.spec.handoffs)
         return AgentBundle(root=spec, reachable=reachable)
 
-    async def model_resolver(
+    async def compile(
+        self,
+        bundle: AgentBundle,
+        owner_id: str | None,
+        workspace_id: str | None,
+        *,
+        bundle_dict: dict[str, Any] | None = None,
+    ) -> CompiledAgents:
+        """``bundle`` compiled with the caller's keys, reused from earlier runs when the specs,
+        the keys and the tool registry are unchanged (``CompiledAgentCache``). ``bundle_dict``
+        is ``bundle.to_dict()`` if the caller already has it."""
+        keys = await self._provider_keys(bundle, owner_id, workspace_id)
+        tools = self.s.tools
+        cache_key = self.compiled_agents.key(
+            bundle_dict if bundle_dict is not None else bundle.to_dict(), keys, tools.version
+        )
+        resolver = self._resolver(keys)
+        return self.compiled_agents.get_or_compile(
+            cache_key, lambda: compile_bundle(bundle, models=resolver, tools=tools)
+        )
+
+    async def _provider_keys(
         self, bundle: AgentBundle, owner_id: str | None, workspace_id: str | None
-    ) -> ModelResolver:
-        """Resolve every keyed provider the bundle uses: user's key → workspace's → instance's
-        (vault), else the provider's setting. Keys stay inside the SDK model clients."""
+    ) -> dict[str, str]:
+        """Every keyed provider the bundle uses: user's key → workspace's → instance's (vault);
+        absent: the provider's setting applies. Keys go only into the SDK model clients."""
         keys: dict[str, str] = {}
         if self.s.vault is not None:
             for provider in bundle.providers():
@@ -94,6 +120,9 @@ class AgentRunner:
                 )
                 if key is not None:
                     keys[provider] = key
+        return keys
+
+    def _resolver(self, keys: dict[str, str]) -> ModelResolver:
         providers = self.s.providers
 
         def resolve(model_id: str) -> Model:
@@ -130,8 +159,8 @@ class AgentRunner:
             )
         refs_workspace = agent_workspace_id if agent_workspace_id is not None else workspace_id
         bundle = await self.bundle_for(spec, refs_workspace, agent_id)
-        models = await self.model_resolver(bundle, owner_id, workspace_id)
-        compiled = compile_bundle(bundle, models=models, tools=self.s.tools)  # fails early
+        snapshot = bundle.to_dict()
+        compiled = await self.compile(bundle, owner_id, workspace_id, bundle_dict=snapshot)
         run_id = new_id("run")
         run = await self.s.runs.create(
             run_id,
@@ -140,7 +169,7 @@ class AgentRunner:
             workspace_id=workspace_id,
             session_id=session_id,
             input={"input": text},
-            spec_snapshot=bundle.to_dict(),
+            spec_snapshot=snapshot,
         )
         # Conversation history is private to its owner: the stored key includes the user.
         history_key = f"{owner_id or 'system'}:{session_id}" if session_id else None

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from agents import Agent, RunConfig, Runner
 from agents.stream_events import RawResponsesStreamEvent
 
-from nexus.agents.compiler import compile_bundle
 from nexus.agents.output_schema import JsonSchemaOutput
 from nexus.agents.runner import run_agent
 from nexus.core import events as ev
@@ -211,8 +210,7 @@ class PlatformServices:
         if stored is None:
             raise NotFoundError(f"agent {agent!r} not found in this workspace", field="agent")
         bundle = await runner.bundle_for(stored.spec, stored.workspace_id, stored.id)
-        models = await runner.model_resolver(bundle, self.owner_id, self.workspace_id)
-        compiled = compile_bundle(bundle, models=models, tools=self.s.tools)
+        compiled = await runner.compile(bundle, self.owner_id, self.workspace_id)
         text = input if isinstance(input, str) else json.dumps(input)
         outcome = await run_agent(
             compiled,
