@@ -31,7 +31,6 @@ import { Button, ErrorState, LoadingState } from "../components/ui";
 import { CanvasMiniMap } from "./CanvasMiniMap";
 import { zoomedOutSelector } from "./lod";
 import { EditorContext } from "./context";
-import { ZoomedOutContext, edgeTypes } from "./edges";
 import {
   attachNodeIds,
   checkConnection,
@@ -883,44 +882,41 @@ function Editor({
         <div className="editor-body">
           {!readOnly ? <Palette types={paletteTypes} onAdd={addAtCentre} /> : null}
           <div className={`canvas${runStatus ? " canvas-running" : ""}${zoomedOut ? " zoomed-out" : ""}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} onMouseDownCapture={blurEditing}>
-            <ZoomedOutContext.Provider value={zoomedOut}>
-              <ReactFlow<WfNode, WfEdge>
-                nodes={nodes}
-                edges={shownEdges}
-                nodeTypes={nodeTypes}
-                edgeTypes={edgeTypes}
-                onNodesChange={onNodesChange}
-                onEdgesChange={onEdgesChange}
-                onConnect={onConnect}
-                onConnectEnd={onConnectEnd}
-                isValidConnection={isValidConnection}
-                onSelectionChange={onSelectionChange}
-                onlyRenderVisibleElements
-                fitView={start.nodes.length > 0 && start.nodes.length <= LARGE_GRAPH}
-                fitViewOptions={FIT_OPTIONS}
-                onInit={onInit}
-                minZoom={nodes.length > LARGE_GRAPH ? 0.15 : 0.05}
-                maxZoom={2.5}
-                deleteKeyCode={readOnly ? null : DELETE_KEYS}
-                multiSelectionKeyCode={MULTI_KEYS}
-                nodesDraggable={!readOnly}
-                nodesConnectable={!readOnly}
-                colorMode="dark"
-                proOptions={PRO_OPTIONS}
-                aria-label="Workflow canvas"
-              >
-                {/* zoomed out, the dots are specks that cost a third of each zoom frame's raster */}
-                {zoomedOut ? null : <Background variant={BackgroundVariant.Dots} gap={24} size={1} color="rgba(0,255,255,0.18)" />}
-                {nodes.length > LARGE_GRAPH ? (
-                  <Panel position="bottom-right">
-                    <CanvasMiniMap nodes={nodes} />
-                  </Panel>
-                ) : (
-                  <MiniMap pannable zoomable ariaLabel="Mini map" nodeColor="rgba(0,255,255,0.45)" maskColor="rgba(10,10,26,0.7)" />
-                )}
-                <Controls showFitView={false} showInteractive={false} />
-              </ReactFlow>
-            </ZoomedOutContext.Provider>
+            <ReactFlow<WfNode, WfEdge>
+              nodes={nodes}
+              edges={shownEdges}
+              nodeTypes={nodeTypes}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onConnect={onConnect}
+              onConnectEnd={onConnectEnd}
+              isValidConnection={isValidConnection}
+              onSelectionChange={onSelectionChange}
+              onlyRenderVisibleElements
+              fitView={start.nodes.length > 0 && start.nodes.length <= LARGE_GRAPH}
+              fitViewOptions={FIT_OPTIONS}
+              onInit={onInit}
+              minZoom={nodes.length > LARGE_GRAPH ? 0.15 : 0.05}
+              maxZoom={2.5}
+              deleteKeyCode={readOnly ? null : DELETE_KEYS}
+              multiSelectionKeyCode={MULTI_KEYS}
+              nodesDraggable={!readOnly}
+              nodesConnectable={!readOnly}
+              colorMode="dark"
+              proOptions={PRO_OPTIONS}
+              aria-label="Workflow canvas"
+            >
+              {/* zoomed out, the dots are specks that cost a third of each zoom frame's raster */}
+              {zoomedOut ? null : <Background variant={BackgroundVariant.Dots} gap={24} size={1} color="rgba(0,255,255,0.18)" />}
+              {nodes.length > LARGE_GRAPH ? (
+                <Panel position="bottom-right">
+                  <CanvasMiniMap nodes={nodes} />
+                </Panel>
+              ) : (
+                <MiniMap pannable zoomable ariaLabel="Mini map" nodeColor="rgba(0,255,255,0.45)" maskColor="rgba(10,10,26,0.7)" />
+              )}
+              <Controls showFitView={false} showInteractive={false} />
+            </ReactFlow>
             {connectionError ? (
               <div className="connection-error" role="alert" data-testid="connection-error">
                 Connection refused: {connectionError}
