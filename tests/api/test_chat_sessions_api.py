@@ -3,8 +3,23 @@ the runs that share a ``session_id``, most recently active first; nobody sees an
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 from agents.testing import assistant_message
-from tests.api.test_runs_api import create_agent, run
+
+
+async def create_agent(client: httpx.AsyncClient, name: str, **fields: Any) -> str:
+    body = {"name": name, "model": f"test:{name}", **fields}
+    created = await client.post("/api/v1/agents", json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def run(client: httpx.AsyncClient, agent_id: str, **body: Any) -> dict[str, Any]:
+    ran = await client.post(f"/api/v1/agents/{agent_id}/run", json={"input": "hi", **body})
+    assert ran.status_code == 200, ran.text
+    return dict(ran.json())
 
 
 async def test_sessions_are_grouped_titled_and_ordered(client, providers, make_user) -> None:
