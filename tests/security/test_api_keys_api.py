@@ -36,8 +36,24 @@ SECRETS = {
 LABELS = {secret: label for label, secret in SECRETS.items()}
 
 
+class KeyedModel(Model):
+    """The scripted model, noting the label of the key it was built with at every call (a
+    compiled agent, and so its model, is reused across runs: the call is what counts)."""
+
+    def __init__(self, inner: Model, label: str, seen: list[str]) -> None:
+        self.inner, self.label, self.seen = inner, label, seen
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(self.label)
+        return await self.inner.get_response(*args, **kwargs)
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(self.label)
+        return self.inner.stream_response(*args, **kwargs)
+
+
 class KeyRecordingProviders(ScriptedProviders):
-    """``openai:<name>`` is the scripted model ``<name>``; the key it was built with is noted."""
+    """``openai:<name>`` is the scripted model ``<name>``; each call notes the key's label."""
 
     def __init__(self, real: ProviderRegistry) -> None:
         super().__init__(real)
@@ -48,8 +64,8 @@ class KeyRecordingProviders(ScriptedProviders):
         if provider != "openai" or api_key is None:  # no key: the real "not configured" error
             return super().get_model(model_id, api_key=api_key)
         self.real.check_model(model_id)
-        self.keys_seen.append(LABELS.get(api_key, "unknown"))
-        return self.scripted(name)
+        label = LABELS.get(api_key, "unknown")
+        return KeyedModel(self.scripted(name), label, self.keys_seen)
 
 
 class ProviderApi:
