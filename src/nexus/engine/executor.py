@@ -117,7 +117,7 @@ class WorkflowExecutor:
         run_id = run_id if run_id is not None else new_id("run")
         if await self.checkpointer.load_run(run_id) is not None:
             raise ConflictError(f"Run {run_id} already exists; resume it instead.")
-        _check_inputs(plan, inputs)
+        check_inputs(plan, inputs)
         state = RunState(run_id, RunStatus.RUNNING, inputs, depth=depth)
         return await self._execute(plan, state, {}, events)
 
@@ -174,7 +174,7 @@ class WorkflowExecutor:
         if node_id not in plan.nodes:
             raise NotFoundError(f"Workflow has no node {node_id!r}.", field="node_id")
         new_inputs = inputs if inputs is not None else source.inputs
-        _check_inputs(plan, new_inputs)
+        check_inputs(plan, new_inputs)
         again = plan.descendants(node_id)
         kept = {
             nid: replace(record, usage=None)
@@ -227,7 +227,9 @@ class WorkflowExecutor:
             del self._active[state.run_id]
 
 
-def _check_inputs(plan: WorkflowPlan, inputs: dict[str, Any]) -> None:
+def check_inputs(plan: WorkflowPlan, inputs: dict[str, Any], *, field: str = "inputs") -> None:
+    """``InvalidInputError`` naming every input that does not match the workflow's schema
+    (``field`` prefixes each path: the API calls the inputs ``input_data``)."""
     if plan.inputs_any_object and type(inputs) is dict:
         return
     errors = list(plan.inputs_validator.iter_errors(inputs))
@@ -235,7 +237,7 @@ def _check_inputs(plan: WorkflowPlan, inputs: dict[str, Any]) -> None:
         details = [
             {
                 "node": None,
-                "field": "inputs" + "".join(f".{p}" for p in e.absolute_path),
+                "field": field + "".join(f".{p}" for p in e.absolute_path),
                 "message": e.message,
             }
             for e in errors

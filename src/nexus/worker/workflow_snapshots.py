@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nexus.core.errors import InvalidInputError
+from nexus.engine.executor import check_inputs as engine_check_inputs
 from nexus.engine.plan import WorkflowPlan
 from nexus.engine.spec import WorkflowSpec
 
@@ -27,21 +27,5 @@ def snapshot(
 
 
 def check_inputs(plan: WorkflowPlan, inputs: dict[str, Any]) -> None:
-    """``InvalidInputError`` naming every input that does not match the workflow's schema."""
-    errors = list(plan.inputs_validator.iter_errors(inputs))
-    if not errors:
-        return
-    details = [
-        {
-            "node": None,
-            "field": "input_data" + "".join(f".{p}" for p in e.absolute_path),
-            "message": e.message,
-        }
-        for e in errors
-    ]
-    first = details[0]
-    raise InvalidInputError(
-        f"workflow inputs are invalid: {first['field']}: {first['message']}",
-        field=str(first["field"]),
-        details=details,
-    )
+    """The engine's check, with paths named as the API names them (``input_data.…``)."""
+    engine_check_inputs(plan, inputs, field="input_data")
